@@ -1,0 +1,155 @@
+// Package collector turns the host pool into Prometheus metrics. Every
+// scrape builds its metrics fresh: container state comes from each host's
+// event-fed cache, resource stats from one-shot stats calls made inside the
+// scrape's deadline, so a removed container's series vanish at once.
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+)
+
+const namespace = "docker"
+
+var (
+	scrapeDurationDesc = prometheus.NewDesc("docker_monitor_scrape_collector_duration_seconds",
+		"How long each collector took in this scrape.", []string{"collector"}, nil)
+	scrapeSuccessDesc = prometheus.NewDesc("docker_monitor_scrape_collector_success",
+		"1 if the collector finished for every host that was up in this scrape, 0 if any part failed or missed the deadline.", []string{"collector"}, nil)
+)
+
+// Options tune what a scrape reads.
+type Options struct {
+	// ContainerLabels are Docker label keys copied onto docker_container_info.
+	ContainerLabels []string
+	// StatsConcurrency bounds stats calls in flight per host.
+	StatsConcurrency int
+	// StatsMaxAge lets a scrape reuse stats another scrape read this recently.
+	StatsMaxAge time.Duration
+	// EventWait bounds how long a scrape waits for already-received events
+	// to be applied before it reads a host's cache.
+	EventWait time.Duration
+}
+
+// hostView is one host as one scrape sees it: a single ping decides whether
+// it is up for every collector, so they never disagree within a scrape.
+type hostView struct {
+	host    *hostpool.Host
+	snap    hostpool.Snapshot
+	up      bool
+	pingDur time.Duration
+}
+
+// concern is one group of metrics; each has its own descriptors and is
+// timed and reported on its own, as node_exporter does per collector.
+type concern interface {
+	describe(ch chan<- *prometheus.Desc)
+	update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error
+}
+
+// Exporter owns the concerns and the state scrapes share.
+type Exporter struct {
+	pool     *hostpool.Pool
+	log      *slog.Logger
+	opts     Options
+	concerns map[string]concern
+}
+
+// New builds the exporter for a pool.
+func New(pool *hostpool.Pool, m *hostpool.Metrics, opts Options, log *slog.Logger) (*Exporter, error) {
+	cc, err := newContainerConcern(opts.ContainerLabels)
+	if err != nil {
+		return nil, err
+	}
+	return &Exporter{
+		pool: pool,
+		log:  log,
+		opts: opts,
+		concerns: map[string]concern{
+			"host":      hostConcern{},
+			"container": cc,
+			"stats":     newStatsConcern(opts, m, log),
+			"events":    eventsConcern{},
+		},
+	}, nil
+}
+
+// Collector returns a prometheus.Collector bound to one scrape's deadline.
+func (e *Exporter) Collector(ctx context.Context) prometheus.Collector {
+	return &scrape{e: e, ctx: ctx}
+}
+
+type scrape struct {
+	e   *Exporter
+	ctx context.Context
+}
+
+func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+	ch <- scrapeDurationDesc
+	ch <- scrapeSuccessDesc
+	for _, c := range s.e.concerns {
+		c.describe(ch)
+	}
+}
+
+func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+	views := s.e.viewHosts(s.ctx)
+	var wg sync.WaitGroup
+	for name, c := range s.e.concerns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := c.update(s.ctx, views, ch)
+			success := 1.0
+			if err != nil {
+				success = 0
+				s.e.log.Warn("collector failed", "collector", name, "err", err)
+			}
+			ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), name)
+			ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
+		}()
+	}
+	wg.Wait()
+}
+
+// viewHosts pings every host in parallel; a host that does not answer by the
+// deadline is down for this scrape and holds nobody else up.
+func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
+	hosts := e.pool.Hosts()
+	views := make([]*hostView, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := &hostView{host: h}
+			d, err := h.Ping(ctx)
+			v.pingDur, v.up = d, err == nil
+			if err != nil {
+				e.log.Debug("host down in scrape", "host", h.Name, "err", err)
+			} else {
+				wctx, cancel := context.WithTimeout(ctx, e.opts.EventWait)
+				h.WaitEvents(wctx)
+				cancel()
+			}
+			v.snap = h.Snapshot()
+			views[i] = v
+		}()
+	}
+	wg.Wait()
+	return views
+}
+
+func boolToFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

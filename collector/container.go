@@ -1,0 +1,128 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+)
+
+var (
+	containerLabels = []string{"host", "name"}
+
+	containerStateDesc = prometheus.NewDesc("docker_container_state",
+		"1 for the container's current state, 0 for the others (created, running, paused, restarting, removing, exited, dead).",
+		[]string{"host", "name", "state"}, nil)
+	containerHealthDesc = prometheus.NewDesc("docker_container_health_status",
+		"1 for the container's current health (starting, healthy, unhealthy), 0 for the others; absent without a healthcheck.",
+		[]string{"host", "name", "status"}, nil)
+	containerFailingStreakDesc = prometheus.NewDesc("docker_container_health_failing_streak",
+		"Consecutive failed healthchecks; absent without a healthcheck.", containerLabels, nil)
+	containerRestartsDesc = prometheus.NewDesc("docker_container_restarts_total",
+		"Times Docker restarted the container under its restart policy.", containerLabels, nil)
+	containerExitCodeDesc = prometheus.NewDesc("docker_container_exit_code",
+		"Exit code of the container's last run (0 while it has never exited).", containerLabels, nil)
+	containerOOMDesc = prometheus.NewDesc("docker_container_oom_killed",
+		"1 if the kernel OOM-killed the container's last run.", containerLabels, nil)
+	containerCreatedDesc = prometheus.NewDesc("docker_container_created_timestamp_seconds",
+		"When the container was created, in seconds since the Unix epoch.", containerLabels, nil)
+	containerStartedDesc = prometheus.NewDesc("docker_container_started_timestamp_seconds",
+		"When the container last started, in seconds since the Unix epoch; absent if it never started.", containerLabels, nil)
+	containerFinishedDesc = prometheus.NewDesc("docker_container_finished_timestamp_seconds",
+		"When the container last stopped, in seconds since the Unix epoch; absent if it never stopped.", containerLabels, nil)
+)
+
+type containerConcern struct {
+	infoDesc  *prometheus.Desc
+	labelKeys []string // Docker label keys, in the order of the extra label names
+}
+
+func newContainerConcern(allow []string) (*containerConcern, error) {
+	names := []string{"host", "name", "id", "image", "image_id", "compose_project", "compose_service"}
+	seen := map[string]string{}
+	for _, k := range allow {
+		n := LabelName(k)
+		if prev, ok := seen[n]; ok {
+			return nil, fmt.Errorf("container label allowlist: %q and %q both become label %s", prev, k, n)
+		}
+		seen[n] = k
+		names = append(names, n)
+	}
+	return &containerConcern{
+		infoDesc: prometheus.NewDesc("docker_container_info",
+			"Container identity: short ID, image, image ID, compose project and service, and allow-listed Docker labels; always 1.",
+			names, nil),
+		labelKeys: allow,
+	}, nil
+}
+
+// LabelName turns a Docker label key into a Prometheus label name:
+// "com.example.team" becomes "label_com_example_team".
+func LabelName(key string) string {
+	b := []byte("label_" + key)
+	for i, c := range b {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	if !model.LabelName(string(b)).IsValid() {
+		return "label_invalid"
+	}
+	return string(b)
+}
+
+func (cc *containerConcern) describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cc.infoDesc, containerStateDesc, containerHealthDesc, containerFailingStreakDesc,
+		containerRestartsDesc, containerExitCodeDesc, containerOOMDesc, containerCreatedDesc, containerStartedDesc, containerFinishedDesc} {
+		ch <- d
+	}
+}
+
+func (cc *containerConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+	for _, v := range views {
+		// A cache that the daemon cannot confirm would report containers as
+		// they were when it went away; docker_host_up says why they are gone.
+		if !v.up {
+			continue
+		}
+		for _, c := range v.snap.Containers {
+			cc.emit(ch, v.host.Name, c)
+		}
+	}
+	return nil
+}
+
+func (cc *containerConcern) emit(ch chan<- prometheus.Metric, host string, c *hostpool.Container) {
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{host, c.Name}, extra...)...)
+	}
+	info := []string{hostpool.ShortID(c.ID), c.Image, c.ImageID, c.ComposeProject, c.ComposeService}
+	for _, k := range cc.labelKeys {
+		info = append(info, c.Labels[k])
+	}
+	gauge(cc.infoDesc, 1, info...)
+	for _, s := range hostpool.States {
+		gauge(containerStateDesc, boolToFloat(c.State == s), s)
+	}
+	if c.Health != "" {
+		for _, s := range hostpool.HealthStatuses {
+			gauge(containerHealthDesc, boolToFloat(c.Health == s), s)
+		}
+		gauge(containerFailingStreakDesc, float64(c.FailingStreak))
+	}
+	ch <- prometheus.MustNewConstMetric(containerRestartsDesc, prometheus.CounterValue, float64(c.RestartCount), host, c.Name)
+	gauge(containerExitCodeDesc, float64(c.ExitCode))
+	gauge(containerOOMDesc, boolToFloat(c.OOMKilled))
+	timestamp := func(d *prometheus.Desc, t time.Time) {
+		if !t.IsZero() {
+			gauge(d, float64(t.UnixNano())/1e9)
+		}
+	}
+	timestamp(containerCreatedDesc, c.Created)
+	timestamp(containerStartedDesc, c.StartedAt)
+	timestamp(containerFinishedDesc, c.FinishedAt)
+}

@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+)
+
+var (
+	hostUpDesc = prometheus.NewDesc("docker_host_up",
+		"1 if the Docker daemon answered a ping in this scrape.", []string{"host"}, nil)
+	hostInfoDesc = prometheus.NewDesc("docker_host_info",
+		"The Docker daemon's version, API version, operating system, kernel and architecture; always 1.",
+		[]string{"host", "version", "api_version", "os", "kernel_version", "architecture"}, nil)
+	hostPingDesc = prometheus.NewDesc("docker_host_ping_duration_seconds",
+		"How long the daemon took to answer this scrape's ping.", []string{"host"}, nil)
+	hostContainersDesc = prometheus.NewDesc("docker_host_containers",
+		"Containers on the host by state.", []string{"host", "state"}, nil)
+	hostImagesDesc = prometheus.NewDesc("docker_host_images",
+		"Images on the host, intermediate layers included.", []string{"host"}, nil)
+	hostStreamDesc = prometheus.NewDesc("docker_host_events_stream_up",
+		"1 if the exporter is following the host's event stream and its container cache is current.", []string{"host"}, nil)
+	hostCPUsDesc = prometheus.NewDesc("docker_host_cpus",
+		"CPUs the Docker daemon reports.", []string{"host"}, nil)
+	hostMemoryDesc = prometheus.NewDesc("docker_host_memory_bytes",
+		"Memory the Docker daemon reports, in bytes.", []string{"host"}, nil)
+)
+
+type hostConcern struct{}
+
+func (hostConcern) describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{hostUpDesc, hostInfoDesc, hostPingDesc, hostContainersDesc,
+		hostImagesDesc, hostStreamDesc, hostCPUsDesc, hostMemoryDesc} {
+		ch <- d
+	}
+}
+
+func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+	for _, v := range views {
+		name := v.host.Name
+		ch <- prometheus.MustNewConstMetric(hostUpDesc, prometheus.GaugeValue, boolToFloat(v.up), name)
+		ch <- prometheus.MustNewConstMetric(hostStreamDesc, prometheus.GaugeValue, boolToFloat(v.up && v.snap.StreamUp), name)
+		if !v.up {
+			continue
+		}
+		in := v.snap.Info
+		ch <- prometheus.MustNewConstMetric(hostPingDesc, prometheus.GaugeValue, v.pingDur.Seconds(), name)
+		if in.Version != "" {
+			ch <- prometheus.MustNewConstMetric(hostInfoDesc, prometheus.GaugeValue, 1,
+				name, in.Version, in.APIVersion, in.OS, in.KernelVersion, in.Architecture)
+			ch <- prometheus.MustNewConstMetric(hostImagesDesc, prometheus.GaugeValue, float64(in.Images), name)
+			ch <- prometheus.MustNewConstMetric(hostCPUsDesc, prometheus.GaugeValue, float64(in.CPUs), name)
+			ch <- prometheus.MustNewConstMetric(hostMemoryDesc, prometheus.GaugeValue, float64(in.MemoryBytes), name)
+		}
+		counts := make(map[string]int, len(hostpool.States))
+		for _, c := range v.snap.Containers {
+			counts[c.State]++
+		}
+		for _, s := range hostpool.States {
+			ch <- prometheus.MustNewConstMetric(hostContainersDesc, prometheus.GaugeValue, float64(counts[s]), name, s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+)
+
+func statsDesc(name, help string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc("docker_container_"+name, help, append([]string{"host", "name"}, extra...), nil)
+}
+
+var (
+	cpuUsageDesc       = statsDesc("cpu_usage_seconds_total", "CPU time the container consumed, user and system.")
+	cpuUserDesc        = statsDesc("cpu_user_seconds_total", "CPU time the container consumed in user mode.")
+	cpuSystemDesc      = statsDesc("cpu_system_seconds_total", "CPU time the container consumed in kernel mode.")
+	cpuThrottledPDesc  = statsDesc("cpu_throttled_periods_total", "CFS periods in which the container was throttled.")
+	cpuThrottledSDesc  = statsDesc("cpu_throttled_seconds_total", "Time the container was throttled by its CPU quota.")
+	memUsageDesc       = statsDesc("memory_usage_bytes", "Memory the container's cgroup uses, page cache included.")
+	memWorkingSetDesc  = statsDesc("memory_working_set_bytes", "Memory usage minus inactive file cache, as `docker stats` shows it.")
+	memLimitDesc       = statsDesc("memory_limit_bytes", "Memory limit of the container (the host's memory when unlimited).")
+	blockReadDesc      = statsDesc("block_io_read_bytes_total", "Bytes the container read from block devices.")
+	blockWriteDesc     = statsDesc("block_io_write_bytes_total", "Bytes the container wrote to block devices.")
+	pidsDesc           = statsDesc("pids", "Processes and threads in the container.")
+	pidsLimitDesc      = statsDesc("pids_limit", "Limit on processes and threads in the container; absent when unlimited.")
+	netDescs           = map[string]*prometheus.Desc{}
+	netDescOrder       []string
+	errStatsIncomplete = errors.New("stats missing for some running containers")
+)
+
+func init() {
+	for _, dir := range []string{"receive", "transmit"} {
+		for _, what := range []string{"bytes", "packets", "errors", "dropped"} {
+			k := dir + "_" + what
+			netDescs[k] = statsDesc("network_"+k+"_total", "Network "+what+" the container's interface "+map[string]string{"receive": "received", "transmit": "sent"}[dir]+".", "interface")
+			netDescOrder = append(netDescOrder, k)
+		}
+	}
+}
+
+// statsConcern reads one-shot stats for every running container. Scrapes that
+// overlap share one round of calls per host, so two Prometheus servers do not
+// double the load on the daemon.
+type statsConcern struct {
+	opts   Options
+	m      *hostpool.Metrics
+	log    *slog.Logger
+	flight singleflight.Group
+
+	mu   sync.Mutex
+	last map[string]statsRound // by host, for StatsMaxAge reuse
+}
+
+type statsRound struct {
+	at      time.Time
+	samples map[string]*container.StatsResponse
+}
+
+func newStatsConcern(opts Options, m *hostpool.Metrics, log *slog.Logger) *statsConcern {
+	return &statsConcern{opts: opts, m: m, log: log, last: map[string]statsRound{}}
+}
+
+func (sc *statsConcern) describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cpuUsageDesc, cpuUserDesc, cpuSystemDesc, cpuThrottledPDesc, cpuThrottledSDesc,
+		memUsageDesc, memWorkingSetDesc, memLimitDesc, blockReadDesc, blockWriteDesc, pidsDesc, pidsLimitDesc} {
+		ch <- d
+	}
+	for _, k := range netDescOrder {
+		ch <- netDescs[k]
+	}
+}
+
+func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		complete = true
+	)
+	for _, v := range views {
+		if !v.up {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			samples := sc.round(ctx, v)
+			for _, c := range v.snap.Containers {
+				if !c.Running() {
+					continue
+				}
+				s, ok := samples[c.ID]
+				if !ok {
+					mu.Lock()
+					complete = false
+					mu.Unlock()
+					continue
+				}
+				emitStats(ch, v.host.Name, c.Name, s)
+			}
+		}()
+	}
+	wg.Wait()
+	if !complete {
+		return errStatsIncomplete
+	}
+	return nil
+}
+
+// round returns this host's samples: a recent enough earlier round, the
+// round another scrape has in flight, or a new one. A caller whose deadline
+// ends first stops waiting and gets nothing for this host.
+func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*container.StatsResponse {
+	name := v.host.Name
+	if sc.opts.StatsMaxAge > 0 {
+		sc.mu.Lock()
+		r, ok := sc.last[name]
+		sc.mu.Unlock()
+		if ok && time.Since(r.at) < sc.opts.StatsMaxAge {
+			return r.samples
+		}
+	}
+	res := sc.flight.DoChan(name, func() (any, error) {
+		samples := sc.fetch(ctx, v)
+		sc.mu.Lock()
+		sc.last[name] = statsRound{at: time.Now(), samples: samples}
+		sc.mu.Unlock()
+		return samples, nil
+	})
+	select {
+	case r := <-res:
+		return r.Val.(map[string]*container.StatsResponse)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// fetch calls stats for every running container, at most StatsConcurrency at
+// a time. A call that misses the deadline or fails leaves that container out
+// of the scrape and is counted; it never holds the scrape past its deadline.
+func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*container.StatsResponse {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		samples = map[string]*container.StatsResponse{}
+		sem     = make(chan struct{}, max(1, sc.opts.StatsConcurrency))
+	)
+	for _, c := range v.snap.Containers {
+		if !c.Running() {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			sc.m.StatsErrors.WithLabelValues(v.host.Name, "timeout").Inc()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s, err := v.host.Stats(ctx, c.ID)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				sc.m.StatsErrors.WithLabelValues(v.host.Name, "timeout").Inc()
+			case err != nil:
+				sc.m.StatsErrors.WithLabelValues(v.host.Name, "error").Inc()
+				sc.log.Debug("stats failed", "host", v.host.Name, "container", c.Name, "err", err)
+			case s.Read.IsZero():
+				// The container stopped between the cache read and the call.
+			default:
+				mu.Lock()
+				samples[c.ID] = s
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return samples
+}
+
+func emitStats(ch chan<- prometheus.Metric, host, name string, s *container.StatsResponse) {
+	counter := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{host, name}, extra...)...)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, host, name)
+	}
+	cpu := s.CPUStats.CPUUsage
+	counter(cpuUsageDesc, nanos(cpu.TotalUsage))
+	counter(cpuUserDesc, nanos(cpu.UsageInUsermode))
+	counter(cpuSystemDesc, nanos(cpu.UsageInKernelmode))
+	counter(cpuThrottledPDesc, float64(s.CPUStats.ThrottlingData.ThrottledPeriods))
+	counter(cpuThrottledSDesc, nanos(s.CPUStats.ThrottlingData.ThrottledTime))
+
+	gauge(memUsageDesc, float64(s.MemoryStats.Usage))
+	gauge(memWorkingSetDesc, float64(WorkingSet(s.MemoryStats)))
+	if s.MemoryStats.Limit > 0 {
+		gauge(memLimitDesc, float64(s.MemoryStats.Limit))
+	}
+
+	for iface, n := range s.Networks {
+		for k, v := range map[string]uint64{
+			"receive_bytes": n.RxBytes, "receive_packets": n.RxPackets, "receive_errors": n.RxErrors, "receive_dropped": n.RxDropped,
+			"transmit_bytes": n.TxBytes, "transmit_packets": n.TxPackets, "transmit_errors": n.TxErrors, "transmit_dropped": n.TxDropped,
+		} {
+			counter(netDescs[k], float64(v), iface)
+		}
+	}
+
+	read, write := BlockIO(s.BlkioStats)
+	counter(blockReadDesc, float64(read))
+	counter(blockWriteDesc, float64(write))
+
+	gauge(pidsDesc, float64(s.PidsStats.Current))
+	if l := s.PidsStats.Limit; l > 0 && l < 1<<62 {
+		gauge(pidsLimitDesc, float64(l))
+	}
+}
+
+func nanos(n uint64) float64 { return float64(n) / 1e9 }
+
+// WorkingSet is usage minus inactive file cache, computed as the docker CLI
+// does: total_inactive_file on cgroup v1, inactive_file on cgroup v2.
+func WorkingSet(m container.MemoryStats) uint64 {
+	if v, ok := m.Stats["total_inactive_file"]; ok && v < m.Usage {
+		return m.Usage - v
+	}
+	if v := m.Stats["inactive_file"]; v < m.Usage {
+		return m.Usage - v
+	}
+	return m.Usage
+}
+
+// BlockIO sums bytes read and written over all devices. cgroup v1 reports ops
+// as "Read"/"Write", v2 as "read"/"write".
+func BlockIO(b container.BlkioStats) (read, write uint64) {
+	for _, e := range b.IoServiceBytesRecursive {
+		switch e.Op {
+		case "Read", "read":
+			read += e.Value
+		case "Write", "write":
+			write += e.Value
+		}
+	}
+	return read, write
+}

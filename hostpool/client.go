@@ -1,0 +1,155 @@
+package hostpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// newClient builds a Docker API client whose transport we own, so that every
+// request is timed per endpoint and every connection to the daemon is counted;
+// the moby client's own transport exposes neither.
+func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, name string) (*client.Client, *http.Transport, error) {
+	u, err := client.ParseHostURL(host)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse docker host %q: %w", host, err)
+	}
+	var network, addr string
+	switch u.Scheme {
+	case "unix":
+		network, addr = "unix", u.Path
+		if addr == "" {
+			addr = u.Host
+		}
+	case "tcp", "http":
+		network, addr = "tcp", u.Host
+	default:
+		return nil, nil, fmt.Errorf("docker host %q: unsupported scheme %q (this release supports unix:// and tcp://)", host, u.Scheme)
+	}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	active := m.ActiveConnections.WithLabelValues(name)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			active.Inc()
+			return &countedConn{Conn: c, dec: active.Dec}, nil
+		},
+		// Stats are fetched in parallel on every scrape: keep that many
+		// connections idle so a scrape does not redial each one.
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	hc := &http.Client{
+		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: name},
+		CheckRedirect: client.CheckRedirect,
+	}
+	cli, err := client.New(client.WithHost(host), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("docker host %q: %w", host, err)
+	}
+	return cli, tr, nil
+}
+
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	dec  func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.dec)
+	return c.Conn.Close()
+}
+
+// timedTransport observes the time to response headers: for streaming
+// endpoints (events) that is the time to open the stream, which is what a
+// slow daemon shows up in.
+type timedTransport struct {
+	base http.RoundTripper
+	hist *prometheus.HistogramVec
+	host string
+}
+
+func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	t.hist.WithLabelValues(t.host, Endpoint(req.URL.Path)).Observe(time.Since(start).Seconds())
+	return resp, err
+}
+
+// Endpoint maps an Engine API path to a short, bounded label value: container
+// IDs in paths would otherwise make one series per container and request.
+func Endpoint(path string) string {
+	p := strings.Trim(path, "/")
+	parts := strings.Split(p, "/")
+	// Drop the "v1.41" version prefix.
+	if len(parts) > 0 && strings.HasPrefix(parts[0], "v") && strings.Contains(parts[0], ".") {
+		parts = parts[1:]
+	}
+	switch {
+	case len(parts) == 0:
+		return "other"
+	case len(parts) == 1:
+		switch parts[0] {
+		case "_ping", "events", "info", "version":
+			return strings.TrimPrefix(parts[0], "_")
+		}
+	case parts[0] == "containers" && len(parts) == 2 && parts[1] == "json":
+		return "containers_list"
+	case parts[0] == "containers" && len(parts) == 3:
+		switch parts[2] {
+		case "json":
+			return "container_inspect"
+		case "stats":
+			return "container_stats"
+		}
+	case parts[0] == "images" && len(parts) == 2 && parts[1] == "json":
+		return "images_list"
+	}
+	return "other"
+}
+
+// Reason classifies a failed Docker API call for
+// docker_monitor_connection_errors_total. The set is closed so the label stays
+// bounded.
+func Reason(err error) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+		// A unix socket that is gone (daemon stopped) is a refusal too.
+		return "refused"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "permission"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return "reset"
+	case cerrdefs.IsNotFound(err), cerrdefs.IsInvalidArgument(err), cerrdefs.IsInternal(err), cerrdefs.IsUnavailable(err),
+		cerrdefs.IsConflict(err), cerrdefs.IsPermissionDenied(err), cerrdefs.IsUnauthorized(err), cerrdefs.IsUnknown(err):
+		return "api"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "unreachable"
+	}
+	return "other"
+}

@@ -1,0 +1,209 @@
+// Command docker-monitor exports the state, health, resource use and events
+// of the containers on one or more Docker hosts to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/hostpool"
+)
+
+const (
+	exporterName = "docker-monitor"
+	// defaultAddress avoids Docker's own metrics port 9323 and the ports of
+	// the exporters usually run beside this one (node_exporter 9100,
+	// cAdvisor 8080, blackbox_exporter 9115).
+	defaultAddress = ":9742"
+)
+
+type config struct {
+	web            *web.FlagConfig
+	metricsPath    string
+	dockerHost     string
+	hostOpts       hostpool.Options
+	collectorOpts  collector.Options
+	handlerOpts    collector.HandlerOptions
+	promslogConfig *promslog.Config
+}
+
+func parseFlags(args []string) (*config, error) {
+	app := kingpin.New(exporterName, "Prometheus exporter for the containers, resource use, events and health of Docker hosts.")
+	c := &config{hostOpts: hostpool.DefaultOptions, promslogConfig: &promslog.Config{}}
+	c.web = kingpinflag.AddFlags(app, defaultAddress)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.metricsPath)
+	app.Flag("docker.host", "Docker daemon to monitor, as a DOCKER_HOST-style URI (unix:// or tcp://).").
+		Envar("DOCKER_HOST").Default("unix:///var/run/docker.sock").StringVar(&c.dockerHost)
+	app.Flag("docker.timeout", "Timeout for connecting to the daemon and for each API call outside a scrape.").
+		Default("30s").DurationVar(&c.hostOpts.Timeout)
+	app.Flag("docker.max-concurrent-operations", "API calls in flight per host during a resync; also the idle connections kept per host.").
+		Default("50").IntVar(&c.hostOpts.MaxConcurrent)
+	app.Flag("docker.retries", "Reconnect attempts that are logged as warnings before the host is logged as down (reconnects never stop).").
+		Default("3").IntVar(&c.hostOpts.Backoff.Retries)
+	app.Flag("docker.retry-backoff", "Factor by which the reconnect delay grows after each failed attempt.").
+		Default("2.0").Float64Var(&c.hostOpts.Backoff.Factor)
+	app.Flag("docker.retry-initial-delay", "Delay before the first reconnect attempt.").
+		Default("2s").DurationVar(&c.hostOpts.Backoff.Initial)
+	app.Flag("docker.retry-max-delay", "Longest delay between reconnect attempts.").
+		Default("10s").DurationVar(&c.hostOpts.Backoff.Max)
+	app.Flag("discovery.interval", "Period of the full re-list of every container that corrects anything the event stream missed.").
+		Default("60s").DurationVar(&c.hostOpts.DiscoveryInterval)
+	app.Flag("events.buffer", "Events held while waiting to be applied; an event that does not fit is dropped, counted, and triggers a resync.").
+		Default("1000").IntVar(&c.hostOpts.EventBuffer)
+	app.Flag("stats.concurrency", "Resource-stats calls in flight per host during a scrape.").
+		Default("50").IntVar(&c.collectorOpts.StatsConcurrency)
+	app.Flag("stats.max-age", "Reuse resource stats read by an earlier scrape this recent (0: only share a round in flight). Set to the gap between two Prometheus servers' scrapes to halve their load.").
+		Default("0s").DurationVar(&c.collectorOpts.StatsMaxAge)
+	app.Flag("container.label", "Docker label copied onto docker_container_info as label_<key> (repeatable; none by default: labels multiply series).").
+		StringsVar(&c.collectorOpts.ContainerLabels)
+	app.Flag("scrape.default-timeout", "Scrape deadline when the request has no X-Prometheus-Scrape-Timeout-Seconds header.").
+		Default("10s").DurationVar(&c.handlerOpts.DefaultTimeout)
+	app.Flag("scrape.timeout-offset", "Time kept back from the scrape timeout to encode and send the response.").
+		Default("500ms").DurationVar(&c.handlerOpts.TimeoutOffset)
+	flag.AddFlags(app, c.promslogConfig)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	c.collectorOpts.EventWait = 500 * time.Millisecond
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.hostOpts.Timeout <= 0:
+		return errors.New("--docker.timeout must be positive")
+	case c.hostOpts.DiscoveryInterval <= 0:
+		return errors.New("--discovery.interval must be positive")
+	case c.hostOpts.EventBuffer < 1:
+		return errors.New("--events.buffer must be at least 1")
+	case c.hostOpts.MaxConcurrent < 1:
+		return errors.New("--docker.max-concurrent-operations must be at least 1")
+	case c.collectorOpts.StatsConcurrency < 1:
+		return errors.New("--stats.concurrency must be at least 1")
+	case c.hostOpts.Backoff.Factor < 1:
+		return errors.New("--docker.retry-backoff must be at least 1")
+	case c.hostOpts.Backoff.Initial <= 0 || c.hostOpts.Backoff.Max < c.hostOpts.Backoff.Initial:
+		return errors.New("--docker.retry-initial-delay must be positive and at most --docker.retry-max-delay")
+	case c.handlerOpts.DefaultTimeout <= 0:
+		return errors.New("--scrape.default-timeout must be positive")
+	}
+	return nil
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		os.Exit(2)
+	}
+	logger := promslog.New(c.promslogConfig)
+	if err := run(c, logger); err != nil {
+		logger.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(c *config, logger *slog.Logger) error {
+	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("docker_monitor"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	metrics := hostpool.NewMetrics(reg)
+
+	specs := []hostpool.Spec{{Name: hostpool.DefaultName(c.dockerHost), Endpoint: c.dockerHost}}
+	pool, err := hostpool.New(specs, c.hostOpts, metrics, logger)
+	if err != nil {
+		return err
+	}
+	exp, err := collector.New(pool, metrics, c.collectorOpts, logger)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	pool.Start(ctx)
+	defer pool.Stop()
+
+	mux, err := newMux(c, reg, exp, pool, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, c.web, logger) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	return nil
+}
+
+func newMux(c *config, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, logger *slog.Logger) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
+	metricsHandler := promhttp.InstrumentMetricHandler(reg, exp.Handler(reg, c.handlerOpts, errLog))
+	mux.Handle(c.metricsPath, metricsHandler)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !pool.Ready() {
+			http.Error(w, "Not ready: first sync of every Docker host has not finished", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	if c.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        exporterName,
+			Description: "Prometheus exporter for Docker hosts and containers",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: c.metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
+				{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host finished its first sync"},
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
