@@ -15,8 +15,6 @@ import (
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
-const namespace = "docker"
-
 var (
 	scrapeDurationDesc = prometheus.NewDesc("docker_monitor_scrape_collector_duration_seconds",
 		"How long each collector took in this scrape.", []string{"collector"}, nil)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
 
 	"github.com/snadboy/docker-monitor/hostpool"
 )
@@ -68,9 +67,6 @@ func LabelName(key string) string {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			b[i] = '_'
 		}
-	}
-	if !model.LabelName(string(b)).IsValid() {
-		return "label_invalid"
 	}
 	return string(b)
 }

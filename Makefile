@@ -1,0 +1,50 @@
+# docker-monitor — see README.md.
+GO        ?= go
+BINARY    ?= docker-monitor
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+PKG_VER    = github.com/prometheus/common/version
+LDFLAGS    = -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REVISION) \
+             -X $(PKG_VER).Branch=$(BRANCH) -X $(PKG_VER).BuildUser=$(shell id -un)@$(shell hostname) \
+             -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test unit lint bench docker clean
+
+all: build
+
+# A static binary: it runs FROM scratch in the Docker image.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
+
+# Monitor the local Docker daemon on :9742.
+run: build
+	./$(BINARY)
+
+# Everything CI runs: system packages (as root, when missing), lint, and the
+# unit and integration tests; the tests start and stop their own dockerd.
+test: lint
+	./scripts/test-deps.sh
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Unit tests only: no daemon needed.
+unit:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# 50 running containers on a test daemon; prints scrape and docker stats figures.
+bench:
+	./scripts/test-deps.sh
+	$(GO) test -run '^$$' -bench . -benchtime 30x -count 1 -timeout 20m ./integration/
+
+docker: build
+	docker build -t docker-monitor:$(VERSION) .
+
+clean:
+	rm -f $(BINARY)

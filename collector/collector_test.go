@@ -1,0 +1,143 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func TestLabelName(t *testing.T) {
+	for in, want := range map[string]string{
+		"team":                       "label_team",
+		"com.docker.compose.project": "label_com_docker_compose_project",
+		"snadboy.revp.80.domain":     "label_snadboy_revp_80_domain",
+		"a-b/c d":                    "label_a_b_c_d",
+	} {
+		if got := LabelName(in); got != want {
+			t.Errorf("LabelName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLabelAllowlistCollision(t *testing.T) {
+	_, err := newContainerConcern([]string{"a.b", "a_b"})
+	if err == nil || !strings.Contains(err.Error(), `"a.b" and "a_b" both become label label_a_b`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestScrapeTimeout(t *testing.T) {
+	o := HandlerOptions{DefaultTimeout: 10 * time.Second, TimeoutOffset: 500 * time.Millisecond}
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 9500 * time.Millisecond},
+		{"5", 4500 * time.Millisecond},
+		{"0.25", 125 * time.Millisecond}, // offset larger than the timeout: half of it
+		{"garbage", 9500 * time.Millisecond},
+		{"-3", 9500 * time.Millisecond},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "/metrics", nil)
+		if tc.header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
+		}
+		if got := o.ScrapeTimeout(r); got != tc.want {
+			t.Errorf("header %q: timeout %s, want %s", tc.header, got, tc.want)
+		}
+	}
+}
+
+// The metric names and HELP texts pass the same linter as
+// `promtool check metrics`.
+func TestPromlint(t *testing.T) {
+	exp, _, m := startFake(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(exp.Collector(ctx), m.APIRequestDuration, m.ConnectionErrors, m.ContainersDiscovered,
+		m.DiscoveryDuration, m.ActiveConnections, m.EventsDropped, m.StatsErrors)
+	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+// A host that accepts requests and never answers is down for the scrape,
+// and the scrape still ends by its deadline.
+func TestHungHostIsDown(t *testing.T) {
+	exp, fake, _ := startFake(t, Options{})
+	fake.SetHang(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	want := `
+# HELP docker_host_up 1 if the Docker daemon answered a ping in this scrape.
+# TYPE docker_host_up gauge
+docker_host_up{host="fake"} 0
+`
+	if err := testutil.CollectAndCompare(exp.Collector(ctx), strings.NewReader(want), "docker_host_up"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(exp.Collector(ctx), "docker_container_state"); n != 0 {
+		t.Errorf("%d container series for a host that is down, want 0", n)
+	}
+}
+
+// Two scrapes that overlap make one round of stats calls between them.
+func TestOverlappingScrapesShareStats(t *testing.T) {
+	exp, fake, _ := startFake(t, Options{})
+	release := fake.HoldStats()
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	running := int64(4) // in the recorded dataset
+	counts := make(chan int, 2)
+	scrape := func() {
+		counts <- testutil.CollectAndCount(exp.Collector(ctx), "docker_container_cpu_usage_seconds_total")
+	}
+	go scrape()
+	waitFor(t, func() bool { return fake.Requests("stats") == running })
+	pings := fake.Requests("ping")
+	go scrape()
+	waitFor(t, func() bool { return fake.Requests("ping") > pings })
+	time.Sleep(200 * time.Millisecond) // let the second scrape reach the shared round
+	release()
+	for i := 0; i < 2; i++ {
+		if n := <-counts; n != int(running) {
+			t.Errorf("scrape %d: %d containers with CPU stats, want %d", i, n, running)
+		}
+	}
+	if got := fake.Requests("stats"); got != running {
+		t.Errorf("%d stats calls for two overlapping scrapes, want %d", got, running)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
