@@ -44,7 +44,9 @@ func (e *Exporter) Handler(global prometheus.Gatherer, o HandlerOptions, errLog 
 		defer cancel()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(e.Collector(ctx))
-		promhttp.HandlerFor(prometheus.Gatherers{global, reg}, promhttp.HandlerOpts{
+		// The scrape's own registry is gathered first, so the self-metrics
+		// from the global one already count this scrape's errors.
+		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, promhttp.HandlerOpts{
 			ErrorLog:      errLog,
 			ErrorHandling: promhttp.ContinueOnError,
 		}).ServeHTTP(w, r)

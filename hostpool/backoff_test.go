@@ -1,6 +1,8 @@
 package hostpool
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -16,3 +18,5 @@ func TestBackoffDelay(t *testing.T) {
 		t.Errorf("Delay(1000) = %s, want the cap", got)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

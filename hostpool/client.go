@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,10 +21,14 @@ import (
 // newClient builds a Docker API client whose transport we own, so that every
 // request is timed per endpoint and every connection to the daemon is counted;
 // the moby client's own transport exposes neither.
-func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, name string) (*client.Client, *http.Transport, error) {
+//
+// The moby client replaces refused and timed-out dials with a generic
+// "cannot connect" error, so the dialer keeps the last dial error for
+// classifying failures by reason.
+func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, name string) (*client.Client, *http.Transport, *dialErrors, error) {
 	u, err := client.ParseHostURL(host)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse docker host %q: %w", host, err)
+		return nil, nil, nil, fmt.Errorf("parse docker host %q: %w", host, err)
 	}
 	var network, addr string
 	switch u.Scheme {
@@ -34,13 +40,15 @@ func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, nam
 	case "tcp", "http":
 		network, addr = "tcp", u.Host
 	default:
-		return nil, nil, fmt.Errorf("docker host %q: unsupported scheme %q (this release supports unix:// and tcp://)", host, u.Scheme)
+		return nil, nil, nil, fmt.Errorf("docker host %q: unsupported scheme %q (this release supports unix:// and tcp://)", host, u.Scheme)
 	}
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	active := m.ActiveConnections.WithLabelValues(name)
+	dialErrs := &dialErrors{}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialer.DialContext(ctx, network, addr)
+			dialErrs.set(err)
 			if err != nil {
 				return nil, err
 			}
@@ -60,9 +68,35 @@ func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, nam
 	}
 	cli, err := client.New(client.WithHost(host), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("docker host %q: %w", host, err)
+		return nil, nil, nil, fmt.Errorf("docker host %q: %w", host, err)
 	}
-	return cli, tr, nil
+	return cli, tr, dialErrs, nil
+}
+
+// dialErrors remembers the outcome of the latest dial.
+type dialErrors struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (d *dialErrors) set(err error) {
+	d.mu.Lock()
+	d.last = err
+	d.mu.Unlock()
+}
+
+// reason classifies err, looking through the client's generic connection
+// error to the dial error behind it.
+func (d *dialErrors) reason(err error) string {
+	if client.IsErrConnectionFailed(err) {
+		d.mu.Lock()
+		last := d.last
+		d.mu.Unlock()
+		if last != nil {
+			return Reason(last)
+		}
+	}
+	return Reason(err)
 }
 
 type countedConn struct {
@@ -137,11 +171,13 @@ func Reason(err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
 		// A unix socket that is gone (daemon stopped) is a refusal too.
 		return "refused"
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+	case errors.Is(err, os.ErrPermission):
 		return "permission"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return "unreachable"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// A stream the daemon closed on shutdown ends in EOF.
 		return "reset"
 	case cerrdefs.IsNotFound(err), cerrdefs.IsInvalidArgument(err), cerrdefs.IsInternal(err), cerrdefs.IsUnavailable(err),
 		cerrdefs.IsConflict(err), cerrdefs.IsPermissionDenied(err), cerrdefs.IsUnauthorized(err), cerrdefs.IsUnknown(err):

@@ -46,11 +46,12 @@ type Host struct {
 	Name     string
 	Endpoint string
 
-	cli  *client.Client
-	tr   *http.Transport
-	opts Options
-	log  *slog.Logger
-	m    *Metrics
+	cli      *client.Client
+	tr       *http.Transport
+	dialErrs *dialErrors
+	opts     Options
+	log      *slog.Logger
+	m        *Metrics
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -67,7 +68,7 @@ type Host struct {
 }
 
 func newHost(name, endpoint string, opts Options, m *Metrics, log *slog.Logger) (*Host, error) {
-	cli, tr, err := newClient(endpoint, opts.Timeout, opts.MaxConcurrent, m, name)
+	cli, tr, dialErrs, err := newClient(endpoint, opts.Timeout, opts.MaxConcurrent, m, name)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: %w", name, err)
 	}
@@ -76,6 +77,7 @@ func newHost(name, endpoint string, opts Options, m *Metrics, log *slog.Logger) 
 		Endpoint:   endpoint,
 		cli:        cli,
 		tr:         tr,
+		dialErrs:   dialErrs,
 		opts:       opts,
 		log:        log.With("host", name),
 		m:          m,
@@ -177,7 +179,7 @@ func (h *Host) setStreamUp(up bool) {
 }
 
 func (h *Host) countError(err error) {
-	h.m.ConnectionErrors.WithLabelValues(h.Name, Reason(err)).Inc()
+	h.m.ConnectionErrors.WithLabelValues(h.Name, h.dialErrs.reason(err)).Inc()
 }
 
 // connect negotiates the API version (again on every reconnect: the daemon

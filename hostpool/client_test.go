@@ -1,0 +1,101 @@
+package hostpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+)
+
+func TestEndpoint(t *testing.T) {
+	for path, want := range map[string]string{
+		"/v1.41/_ping":                  "ping",
+		"/_ping":                        "ping",
+		"/v1.41/events":                 "events",
+		"/v1.41/info":                   "info",
+		"/v1.41/version":                "version",
+		"/v1.41/containers/json":        "containers_list",
+		"/v1.41/containers/abc123/json": "container_inspect",
+		"/v1.41/containers/abc/stats":   "container_stats",
+		"/v1.41/images/json":            "images_list",
+		"/v1.41/containers/abc/logs":    "other",
+		"/":                             "other",
+	} {
+		if got := Endpoint(path); got != want {
+			t.Errorf("Endpoint(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestNormalizeAction(t *testing.T) {
+	for in, want := range map[string]string{
+		"start":                          "start",
+		"health_status: healthy":         "health_status",
+		"exec_create: /bin/sh -c rm -rf": "exec_create",
+		" die ":                          "die",
+	} {
+		if got := NormalizeAction(in); got != want {
+			t.Errorf("NormalizeAction(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReason(t *testing.T) {
+	dir := t.TempDir()
+	_, noSocket := net.Dial("unix", filepath.Join(dir, "absent.sock"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, refused := net.Dial("tcp", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{noSocket, "refused"},
+		{refused, "refused"},
+		{fmt.Errorf("host x: ping: %w", ctx.Err()), "timeout"},
+		{fmt.Errorf("stream: %w", io.ErrUnexpectedEOF), "reset"},
+		{fmt.Errorf("inspect: %w", cerrdefs.ErrNotFound), "api"},
+		{&net.DNSError{Err: "no such host", Name: "nowhere.invalid"}, "unreachable"},
+		{os.ErrPermission, "permission"},
+		{errors.New("something else"), "other"},
+	} {
+		if got := Reason(tc.err); got != tc.want {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// The moby client hides why a dial failed; the host's dialer remembers it.
+func TestDialErrorsReason(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h, err := newHost("t", "tcp://"+addr, DefaultOptions, NewMetrics(nil), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Ping(context.Background())
+	if err == nil {
+		t.Fatal("ping of a closed port succeeded")
+	}
+	if got := h.dialErrs.reason(errors.Unwrap(err)); got != "refused" {
+		t.Errorf("reason = %q, want refused (err: %v)", got, err)
+	}
+}

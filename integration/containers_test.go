@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/internal/testlab"
+)
+
+// TestContainerLifecycle starts the exporter first and the containers after,
+// so every state below reaches the cache through the event stream.
+func TestContainerLifecycle(t *testing.T) {
+	d := testlab.Shared(t)
+	exp := startExporter(t, []hostpool.Spec{{Name: "lab", Endpoint: d.Host}}, hostpool.DefaultOptions,
+		collector.Options{ContainerLabels: []string{"team"}})
+	host := "lab"
+	c := func(name string) map[string]string { return lbl("host", host, "name", name) }
+
+	runningID := d.Run(t, "lc-running", []string{"--label", "com.docker.compose.project=shop",
+		"--label", "com.docker.compose.service=web", "--label", "team=payments"}, "write", "1048576")
+	d.Run(t, "lc-paused", nil)
+	d.Docker(t, "pause", "lc-paused")
+	d.Run(t, "lc-exit3", nil, "exit", "3")
+	d.Create(t, "lc-created", nil)
+	d.Run(t, "lc-flapper", []string{"--restart", "always"}, "exit", "1")
+	d.Run(t, "lc-healthy", []string{"--health-cmd", "/fixture healthcheck", "--health-interval", "1s", "-e", "HEALTH=ok"})
+	d.Run(t, "lc-unhealthy", []string{"--health-cmd", "/fixture healthcheck", "--health-interval", "1s",
+		"--health-retries", "1", "-e", "HEALTH=fail"})
+	d.Run(t, "lc-oom", []string{"--memory", "8m", "--memory-swap", "8m"}, "oom")
+
+	var m metrics
+	settled := func() bool {
+		m = exp.scrape(t)
+		h, _ := m.get("docker_container_health_status", lbl("name", "lc-healthy", "status", "healthy"))
+		u, _ := m.get("docker_container_health_status", lbl("name", "lc-unhealthy", "status", "unhealthy"))
+		r, _ := m.get("docker_container_restarts_total", c("lc-flapper"))
+		o, _ := m.get("docker_container_oom_killed", c("lc-oom"))
+		e, _ := m.get("docker_container_state", lbl("name", "lc-exit3", "state", "exited"))
+		return h == 1 && u == 1 && r >= 2 && o == 1 && e == 1
+	}
+	waitUntil(t, 60*time.Second, "healthchecks, restarts and the OOM kill", settled)
+
+	for name, state := range map[string]string{
+		"lc-running": "running", "lc-paused": "paused", "lc-exit3": "exited", "lc-created": "created",
+		"lc-healthy": "running", "lc-unhealthy": "running", "lc-oom": "exited",
+	} {
+		for _, s := range hostpool.States {
+			want := 0.0
+			if s == state {
+				want = 1
+			}
+			expect(t, m, "docker_container_state", lbl("host", host, "name", name, "state", s), want)
+		}
+	}
+	expect(t, m, "docker_container_exit_code", c("lc-exit3"), 3)
+	expect(t, m, "docker_container_oom_killed", c("lc-oom"), 1)
+	expect(t, m, "docker_container_oom_killed", c("lc-exit3"), 0)
+	expect(t, m, "docker_container_health_status", lbl("host", host, "name", "lc-unhealthy", "status", "healthy"), 0)
+	if v, _ := m.get("docker_container_health_failing_streak", c("lc-unhealthy")); v < 1 {
+		t.Errorf("unhealthy container failing streak %v, want >= 1", v)
+	}
+	if n := m.count("docker_container_health_status", c("lc-running")); n != 0 {
+		t.Errorf("%d health series for a container without a healthcheck, want 0", n)
+	}
+	if n := m.count("docker_container_started_timestamp_seconds", c("lc-created")); n != 0 {
+		t.Errorf("a never-started container has a start timestamp")
+	}
+
+	info := m.labels("docker_container_info", c("lc-running"))
+	want := map[string]string{"id": runningID[:12], "image": d.Image(t), "compose_project": "shop",
+		"compose_service": "web", "label_team": "payments"}
+	for k, v := range want {
+		if info[k] != v {
+			t.Errorf("docker_container_info %s = %q, want %q (all: %v)", k, info[k], v, info)
+		}
+	}
+
+	// Stats exist for running containers only.
+	for _, name := range []string{"lc-running", "lc-healthy"} {
+		if v, ok := m.get("docker_container_cpu_usage_seconds_total", c(name)); !ok || v <= 0 {
+			t.Errorf("%s: cpu usage %v (present %v), want > 0", name, v, ok)
+		}
+		if v, ok := m.get("docker_container_memory_working_set_bytes", c(name)); !ok || v <= 0 {
+			t.Errorf("%s: working set %v (present %v), want > 0", name, v, ok)
+		}
+		if n := m.count("docker_container_network_receive_bytes_total", lbl("host", host, "name", name, "interface", "eth0")); n != 1 {
+			t.Errorf("%s: %d eth0 receive series, want 1", name, n)
+		}
+	}
+	for _, name := range []string{"lc-paused", "lc-exit3", "lc-created"} {
+		if n := m.count("docker_container_cpu_usage_seconds_total", c(name)); n != 0 {
+			t.Errorf("%s is not running but has CPU stats", name)
+		}
+	}
+
+	expect(t, m, "docker_host_up", lbl("host", host), 1)
+	expect(t, m, "docker_host_events_stream_up", lbl("host", host), 1)
+	if v, _ := m.get("docker_host_containers", lbl("host", host, "state", "paused")); v < 1 {
+		t.Errorf("docker_host_containers{state=paused} = %v, want >= 1", v)
+	}
+	if v, _ := m.get("docker_events_total", lbl("host", host, "type", "container", "action", "health_status")); v < 1 {
+		t.Errorf("no health_status events counted")
+	}
+	if v, _ := m.get("docker_events_total", lbl("host", host, "type", "container", "action", "oom")); v < 1 {
+		t.Errorf("no oom events counted")
+	}
+
+	// The very next scrape after `docker stop` returns shows it exited: the
+	// die event is applied, no resync is waited for.
+	d.Docker(t, "stop", "-t", "5", "lc-running")
+	m = exp.scrape(t)
+	expect(t, m, "docker_container_state", lbl("host", host, "name", "lc-running", "state", "exited"), 1)
+	if n := m.count("docker_container_cpu_usage_seconds_total", c("lc-running")); n != 0 {
+		t.Errorf("stopped container still has CPU stats")
+	}
+
+	// After `docker rm` every series of the container is gone at once.
+	d.Docker(t, "rm", "-f", "lc-exit3")
+	m = exp.scrape(t)
+	if fams := m.anyContainerSeries(host, "lc-exit3"); len(fams) != 0 {
+		t.Errorf("removed container still has series: %v", fams)
+	}
+}

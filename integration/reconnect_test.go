@@ -1,0 +1,63 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/internal/testlab"
+)
+
+// TestDaemonRestart stops a daemon under the exporter and starts it again.
+// The reconnect delay is set long enough that a container is created after
+// the daemon is back but before the exporter reconnects: only the resync on
+// reconnect can find it.
+func TestDaemonRestart(t *testing.T) {
+	d := testlab.Start(t, "restart")
+	d.Run(t, "before", nil)
+	opts := hostpool.DefaultOptions
+	opts.Backoff = hostpool.Backoff{Initial: 15 * time.Second, Max: 15 * time.Second, Factor: 1, Retries: 3}
+	exp := startExporter(t, []hostpool.Spec{{Name: "r", Endpoint: d.Host}}, opts, collector.Options{})
+	h := lbl("host", "r")
+
+	m := exp.scrape(t)
+	expect(t, m, "docker_host_up", h, 1)
+	expect(t, m, "docker_container_state", lbl("host", "r", "name", "before", "state", "running"), 1)
+
+	d.Stop(t)
+	m = exp.scrape(t)
+	expect(t, m, "docker_host_up", h, 0)
+	expect(t, m, "docker_host_events_stream_up", h, 0)
+	if n := m.count("docker_container_state", h); n != 0 {
+		t.Errorf("%d container series while the daemon is down, want 0", n)
+	}
+	if v, _ := m.get("docker_monitor_connection_errors_total", lbl("host", "r", "reason", "refused")); v < 1 {
+		t.Errorf("connection_errors_total{reason=refused} = %v, want >= 1", v)
+	}
+
+	d.Restart(t)
+	d.Create(t, "while-away", nil)
+	m = exp.scrape(t)
+	if v, _ := m.get("docker_host_events_stream_up", h); v != 0 {
+		t.Fatalf("the exporter reconnected before the container was created (reconnect delay too short for this machine); the resync path was not exercised")
+	}
+	if n := m.count("docker_container_info", lbl("host", "r", "name", "while-away")); n != 0 {
+		t.Fatalf("container created while disconnected is known before the reconnect")
+	}
+
+	waitUntil(t, 60*time.Second, "the event stream to reconnect", func() bool {
+		m = exp.scrape(t)
+		v, _ := m.get("docker_host_events_stream_up", h)
+		return v == 1
+	})
+	expect(t, m, "docker_host_up", h, 1)
+	expect(t, m, "docker_container_state", lbl("host", "r", "name", "while-away", "state", "created"), 1)
+	// Without live-restore the daemon stopped the container on shutdown.
+	expect(t, m, "docker_container_state", lbl("host", "r", "name", "before", "state", "exited"), 1)
+
+	// And the stream is live again: a change shows on the next scrape.
+	d.Docker(t, "start", "while-away")
+	m = exp.scrape(t)
+	expect(t, m, "docker_container_state", lbl("host", "r", "name", "while-away", "state", "running"), 1)
+}
