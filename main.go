@@ -111,6 +111,12 @@ func (c *config) validate() error {
 	case c.handlerOpts.DefaultTimeout <= 0:
 		return errors.New("--scrape.default-timeout must be positive")
 	}
+	if _, _, err := hostpool.ParseEndpoint(c.dockerHost); err != nil {
+		return fmt.Errorf("--docker.host: %w", err)
+	}
+	if err := collector.CheckLabelAllowlist(c.collectorOpts.ContainerLabels); err != nil {
+		return fmt.Errorf("--container.label: %w", err)
+	}
 	return nil
 }
 

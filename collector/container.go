@@ -40,16 +40,26 @@ type containerConcern struct {
 	labelKeys []string // Docker label keys, in the order of the extra label names
 }
 
-func newContainerConcern(allow []string) (*containerConcern, error) {
-	names := []string{"host", "name", "id", "image", "image_id", "compose_project", "compose_service"}
+// CheckLabelAllowlist rejects keys that would become the same label.
+func CheckLabelAllowlist(allow []string) error {
 	seen := map[string]string{}
 	for _, k := range allow {
 		n := LabelName(k)
 		if prev, ok := seen[n]; ok {
-			return nil, fmt.Errorf("container label allowlist: %q and %q both become label %s", prev, k, n)
+			return fmt.Errorf("container label allowlist: %q and %q both become label %s", prev, k, n)
 		}
 		seen[n] = k
-		names = append(names, n)
+	}
+	return nil
+}
+
+func newContainerConcern(allow []string) (*containerConcern, error) {
+	if err := CheckLabelAllowlist(allow); err != nil {
+		return nil, err
+	}
+	names := []string{"host", "name", "id", "image", "image_id", "compose_project", "compose_service"}
+	for _, k := range allow {
+		names = append(names, LabelName(k))
 	}
 	return &containerConcern{
 		infoDesc: prometheus.NewDesc("docker_container_info",

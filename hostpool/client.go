@@ -26,21 +26,9 @@ import (
 // "cannot connect" error, so the dialer keeps the last dial error for
 // classifying failures by reason.
 func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, name string) (*client.Client, *http.Transport, *dialErrors, error) {
-	u, err := client.ParseHostURL(host)
+	network, addr, err := ParseEndpoint(host)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("parse docker host %q: %w", host, err)
-	}
-	var network, addr string
-	switch u.Scheme {
-	case "unix":
-		network, addr = "unix", u.Path
-		if addr == "" {
-			addr = u.Host
-		}
-	case "tcp", "http":
-		network, addr = "tcp", u.Host
-	default:
-		return nil, nil, nil, fmt.Errorf("docker host %q: unsupported scheme %q (this release supports unix:// and tcp://)", host, u.Scheme)
+		return nil, nil, nil, err
 	}
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	active := m.ActiveConnections.WithLabelValues(name)
@@ -71,6 +59,25 @@ func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, nam
 		return nil, nil, nil, fmt.Errorf("docker host %q: %w", host, err)
 	}
 	return cli, tr, dialErrs, nil
+}
+
+// ParseEndpoint checks a DOCKER_HOST-style URI and returns where to dial.
+func ParseEndpoint(host string) (network, addr string, err error) {
+	u, err := client.ParseHostURL(host)
+	if err != nil {
+		return "", "", fmt.Errorf("docker host %q: %w", host, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		addr = u.Path
+		if addr == "" {
+			addr = u.Host
+		}
+		return "unix", addr, nil
+	case "tcp", "http":
+		return "tcp", u.Host, nil
+	}
+	return "", "", fmt.Errorf("docker host %q: unsupported scheme %q (supported: unix://, tcp://)", host, u.Scheme)
 }
 
 // dialErrors remembers the outcome of the latest dial.
