@@ -2,8 +2,6 @@ package hostpool
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -207,14 +205,4 @@ func (h *Host) apply(ctx context.Context, msg events.Message) error {
 
 func isNotFound(err error) bool {
 	return cerrdefs.IsNotFound(err)
-}
-
-func decodeJSON(r io.Reader, v any) error {
-	if err := json.NewDecoder(r).Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	return nil
 }

@@ -2,7 +2,9 @@ package hostpool
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -151,8 +153,14 @@ func (h *Host) Stats(ctx context.Context, id string) (*container.StatsResponse, 
 		return nil, fmt.Errorf("host %s: stats %.12s: %w", h.Name, id, err)
 	}
 	defer res.Body.Close()
+	// The daemon sends the sample in small chunks; reading it whole before
+	// decoding costs less than letting the decoder refill per chunk.
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: stats %.12s: read: %w", h.Name, id, err)
+	}
 	var s container.StatsResponse
-	if err := decodeJSON(res.Body, &s); err != nil {
+	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("host %s: stats %.12s: decode: %w", h.Name, id, err)
 	}
 	return &s, nil

@@ -25,7 +25,11 @@ import (
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
-func TestMain(m *testing.M) { os.Exit(testlab.Main(m)) }
+func TestMain(m *testing.M) {
+	code := testlab.Main(m)
+	runBenchCleanups()
+	os.Exit(code)
+}
 
 // exporter is an in-process docker-monitor serving /metrics over HTTP.
 type exporter struct {

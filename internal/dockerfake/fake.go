@@ -34,7 +34,7 @@ type Server struct {
 	hang     atomic.Bool
 	holdMu   sync.Mutex
 	hold     chan struct{} // stats answers wait for it to close
-	requests sync.Map // endpoint -> *atomic.Int64
+	requests sync.Map      // endpoint -> *atomic.Int64
 }
 
 // Dataset returns the path of the recorded data shipped with this package.

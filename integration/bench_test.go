@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/snadboy/docker-monitor/internal/testlab"
+)
+
+const benchContainers = 50
+
+// benchLab is set up once per process: Go runs a benchmark function more
+// than once (b.N = 1 first), and 50 containers are too slow to recreate.
+var benchLab struct {
+	once     sync.Once
+	d        *testlab.Daemon
+	url      string
+	exporter *exec.Cmd
+	err      error
+}
+
+// BenchmarkScrape50 scrapes a separately running exporter binary that
+// watches 50 running containers, the way Prometheus would, and compares it
+// with `docker stats --no-stream` over the same containers.
+func BenchmarkScrape50(b *testing.B) {
+	benchLab.once.Do(func() { setupBench(b) })
+	if benchLab.err != nil {
+		b.Fatal(benchLab.err)
+	}
+	d := benchLab.d
+	scrape := func() time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, benchLab.url, nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		elapsed := time.Since(start)
+		if n := strings.Count(string(body), "docker_container_cpu_usage_seconds_total{"); n < benchContainers {
+			b.Fatalf("scrape has CPU stats for %d containers, want %d", n, benchContainers)
+		}
+		return elapsed
+	}
+	scrape() // warm the connection pool
+
+	exporterPID := benchLab.exporter.Process.Pid
+	daemonPIDs := daemonFamily(d.PID())
+	cpu0, dcpu0 := cpuSeconds(exporterPID), sumCPU(daemonPIDs)
+	durations := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		durations = append(durations, scrape())
+	}
+	b.StopTimer()
+	cpu := (cpuSeconds(exporterPID) - cpu0) / float64(b.N)
+	dcpu := (sumCPU(daemonPIDs) - dcpu0) / float64(b.N)
+	rss := peakRSS(exporterPID)
+	med := median(durations)
+
+	// The reference: what `docker stats --no-stream` takes for the same set.
+	var ref []time.Duration
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		out := d.Docker(b, "stats", "--no-stream", "--format", "{{.Name}}")
+		ref = append(ref, time.Since(start))
+		if n := len(strings.Fields(out)); n < benchContainers {
+			b.Fatalf("docker stats listed %d containers", n)
+		}
+	}
+	refMed := median(ref)
+
+	b.ReportMetric(med.Seconds(), "scrape-median-s")
+	b.ReportMetric(cpu*1000, "exporter-cpu-ms/scrape")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(dcpu*1000, "dockerd-cpu-ms/scrape")
+	b.ReportMetric(refMed.Seconds(), "docker-stats-median-s")
+	b.ReportMetric(refMed.Seconds()/med.Seconds(), "docker-stats/scrape")
+	fmt.Fprintf(os.Stderr, "\n%d running containers, %d scrapes:\n"+
+		"  exporter scrape median          %8.3f s\n"+
+		"  exporter CPU per scrape         %8.2f ms\n"+
+		"  exporter peak RSS               %8.1f MiB\n"+
+		"  dockerd+containerd CPU / scrape %8.2f ms\n"+
+		"  docker stats --no-stream median %8.3f s (5 runs)\n"+
+		"  ratio docker stats / scrape     %8.1f x\n",
+		benchContainers, b.N, med.Seconds(), cpu*1000, float64(rss)/(1<<20), dcpu*1000, refMed.Seconds(), refMed.Seconds()/med.Seconds())
+}
+
+func setupBench(b *testing.B) {
+	d := testlab.Shared(b)
+	benchLab.d = d
+	for i := 0; i < benchContainers; i++ {
+		d.Run(b, fmt.Sprintf("bench-%02d", i), nil)
+	}
+	dir, err := os.MkdirTemp("", "docker-monitor-bench-")
+	if err != nil {
+		benchLab.err = err
+		return
+	}
+	bin := filepath.Join(dir, "docker-monitor")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		benchLab.err = fmt.Errorf("go build: %v\n%s", err, out)
+		return
+	}
+	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:0", "--docker.host="+d.Host, "--log.format=logfmt")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		benchLab.err = err
+		return
+	}
+	benchLab.exporter = cmd
+	registerBenchCleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	})
+	re := regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			benchLab.url = "http://" + m[1] + "/metrics"
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if benchLab.url == "" {
+		benchLab.err = fmt.Errorf("exporter did not start")
+		return
+	}
+	ready := strings.TrimSuffix(benchLab.url, "/metrics") + "/-/ready"
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(ready); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	benchLab.err = fmt.Errorf("exporter not ready after 60s")
+}
+
+var (
+	benchCleanupMu sync.Mutex
+	benchCleanups  []func()
+)
+
+// registerBenchCleanup defers work to the end of the test binary, since the
+// lab outlives any one benchmark run.
+func registerBenchCleanup(f func()) {
+	benchCleanupMu.Lock()
+	benchCleanups = append(benchCleanups, f)
+	benchCleanupMu.Unlock()
+}
+
+func runBenchCleanups() {
+	benchCleanupMu.Lock()
+	defer benchCleanupMu.Unlock()
+	for _, f := range benchCleanups {
+		f()
+	}
+	benchCleanups = nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// cpuSeconds is a process's user+system CPU time from /proc/<pid>/stat.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	// Fields after the command: state is [0], utime [11], stime [12].
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+func sumCPU(pids []int) float64 {
+	var s float64
+	for _, p := range pids {
+		s += cpuSeconds(p)
+	}
+	return s
+}
+
+// daemonFamily is dockerd and every process below it (containerd and the
+// shims that read cgroup stats for it), but not the containers' own.
+func daemonFamily(root int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], pid)
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
+		name := strings.TrimSpace(string(comm))
+		if p != root && !strings.HasPrefix(name, "containerd") {
+			return
+		}
+		out = append(out, p)
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(root)
+	return out
+}
+
+// peakRSS is the process's high-water resident set (VmHWM) in bytes.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system packages the integration tests need (internal/testlab
+# starts real dockerd processes): docker.io for dockerd and its 20.10 CLI,
+# prometheus for promtool (the tests run `promtool check metrics` on a real
+# scrape), iproute2 and curl for poking at test hosts by hand. Idempotent, and silent
+# when everything is already there.
+set -euo pipefail
+
+missing=()
+[[ -x /usr/sbin/dockerd && -x /usr/bin/docker ]] || missing+=(docker.io)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test-deps: missing packages: ${missing[*]}" >&2
+	echo "test-deps: run as root to install them: sudo $0" >&2
+	exit 1
+fi
+
+echo "test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
