@@ -61,7 +61,7 @@ type statsConcern struct {
 
 type statsRound struct {
 	at      time.Time
-	samples map[string]*container.StatsResponse
+	samples map[string]*hostpool.Stats
 }
 
 func newStatsConcern(opts Options, m *hostpool.Metrics, log *slog.Logger) *statsConcern {
@@ -117,7 +117,7 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 // round returns this host's samples: a recent enough earlier round, the
 // round another scrape has in flight, or a new one. A caller whose deadline
 // ends first stops waiting and gets nothing for this host.
-func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*container.StatsResponse {
+func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*hostpool.Stats {
 	name := v.host.Name
 	if sc.opts.StatsMaxAge > 0 {
 		sc.mu.Lock()
@@ -136,7 +136,7 @@ func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*cont
 	})
 	select {
 	case r := <-res:
-		return r.Val.(map[string]*container.StatsResponse)
+		return r.Val.(map[string]*hostpool.Stats)
 	case <-ctx.Done():
 		return nil
 	}
@@ -145,11 +145,11 @@ func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*cont
 // fetch calls stats for every running container, at most StatsConcurrency at
 // a time. A call that misses the deadline or fails leaves that container out
 // of the scrape and is counted; it never holds the scrape past its deadline.
-func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*container.StatsResponse {
+func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*hostpool.Stats {
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
-		samples = map[string]*container.StatsResponse{}
+		samples = map[string]*hostpool.Stats{}
 		sem     = make(chan struct{}, max(1, sc.opts.StatsConcurrency))
 	)
 	for _, c := range v.snap.Containers {
@@ -186,7 +186,7 @@ func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*cont
 	return samples
 }
 
-func emitStats(ch chan<- prometheus.Metric, host, name string, s *container.StatsResponse) {
+func emitStats(ch chan<- prometheus.Metric, host, name string, s *hostpool.Stats) {
 	counter := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{host, name}, extra...)...)
 	}
@@ -215,7 +215,7 @@ func emitStats(ch chan<- prometheus.Metric, host, name string, s *container.Stat
 		}
 	}
 
-	read, write := BlockIO(s.BlkioStats)
+	read, write := BlockIO(s.BlkioStats.IoServiceBytesRecursive)
 	counter(blockReadDesc, float64(read))
 	counter(blockWriteDesc, float64(write))
 
@@ -229,20 +229,22 @@ func nanos(n uint64) float64 { return float64(n) / 1e9 }
 
 // WorkingSet is usage minus inactive file cache, computed as the docker CLI
 // does: total_inactive_file on cgroup v1, inactive_file on cgroup v2.
-func WorkingSet(m container.MemoryStats) uint64 {
-	if v, ok := m.Stats["total_inactive_file"]; ok && v < m.Usage {
-		return m.Usage - v
+func WorkingSet(m hostpool.MemoryStats) uint64 {
+	if v := m.Stats.TotalInactiveFile; v != nil && *v < m.Usage {
+		return m.Usage - *v
 	}
-	if v := m.Stats["inactive_file"]; v < m.Usage {
-		return m.Usage - v
+	if v := m.Stats.InactiveFile; v == nil {
+		return m.Usage
+	} else if *v < m.Usage {
+		return m.Usage - *v
 	}
 	return m.Usage
 }
 
 // BlockIO sums bytes read and written over all devices. cgroup v1 reports ops
 // as "Read"/"Write", v2 as "read"/"write".
-func BlockIO(b container.BlkioStats) (read, write uint64) {
-	for _, e := range b.IoServiceBytesRecursive {
+func BlockIO(entries []container.BlkioStatEntry) (read, write uint64) {
+	for _, e := range entries {
 		switch e.Op {
 		case "Read", "read":
 			read += e.Value

@@ -11,6 +11,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/snadboy/docker-monitor/hostpool"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -21,13 +23,13 @@ type collectorFunc func(ch chan<- prometheus.Metric)
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
-func loadStats(t *testing.T, name string) *container.StatsResponse {
+func loadStats(t *testing.T, name string) *hostpool.Stats {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s container.StatsResponse
+	var s hostpool.Stats
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -112,20 +114,23 @@ func TestStatsArithmetic(t *testing.T) {
 }
 
 func TestWorkingSet(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
 	for _, tc := range []struct {
-		name  string
-		usage uint64
-		stats map[string]uint64
-		want  uint64
+		name         string
+		usage        uint64
+		total, plain *uint64 // total_inactive_file (v1), inactive_file
+		want         uint64
 	}{
-		{"v1", 1000, map[string]uint64{"total_inactive_file": 300, "inactive_file": 100}, 700},
-		{"v1 inactive above usage falls back to v2 key", 1000, map[string]uint64{"total_inactive_file": 3000, "inactive_file": 100}, 900},
-		{"v2", 1000, map[string]uint64{"inactive_file": 250}, 750},
-		{"v2 inactive above usage", 100, map[string]uint64{"inactive_file": 250}, 100},
-		{"no stats", 100, nil, 100},
+		{"v1", 1000, u(300), u(100), 700},
+		{"v1 inactive above usage falls back to v2 key", 1000, u(3000), u(100), 900},
+		{"v2", 1000, nil, u(250), 750},
+		{"v2 inactive above usage", 100, nil, u(250), 100},
+		{"no stats", 100, nil, nil, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := WorkingSet(container.MemoryStats{Usage: tc.usage, Stats: tc.stats}); got != tc.want {
+			m := hostpool.MemoryStats{Usage: tc.usage}
+			m.Stats.TotalInactiveFile, m.Stats.InactiveFile = tc.total, tc.plain
+			if got := WorkingSet(m); got != tc.want {
 				t.Errorf("WorkingSet = %d, want %d", got, tc.want)
 			}
 		})
@@ -133,10 +138,10 @@ func TestWorkingSet(t *testing.T) {
 }
 
 func TestBlockIO(t *testing.T) {
-	b := container.BlkioStats{IoServiceBytesRecursive: []container.BlkioStatEntry{
+	b := []container.BlkioStatEntry{
 		{Major: 8, Op: "Read", Value: 10}, {Major: 8, Op: "Write", Value: 20}, {Major: 8, Op: "Total", Value: 30},
 		{Major: 254, Op: "read", Value: 1}, {Major: 254, Op: "write", Value: 2}, {Major: 254, Op: "discard", Value: 5},
-	}}
+	}
 	if r, w := BlockIO(b); r != 11 || w != 22 {
 		t.Errorf("BlockIO = %d, %d; want 11, 22", r, w)
 	}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -147,7 +146,7 @@ func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 // Stats reads one resource-stats sample of a running container. one-shot
 // makes the daemon answer from its latest sample instead of waiting for a
 // second one to compute CPU deltas, which we do not need for counters.
-func (h *Host) Stats(ctx context.Context, id string) (*container.StatsResponse, error) {
+func (h *Host) Stats(ctx context.Context, id string) (*Stats, error) {
 	res, err := h.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("host %s: stats %.12s: %w", h.Name, id, err)
@@ -159,7 +158,7 @@ func (h *Host) Stats(ctx context.Context, id string) (*container.StatsResponse, 
 	if err != nil {
 		return nil, fmt.Errorf("host %s: stats %.12s: read: %w", h.Name, id, err)
 	}
-	var s container.StatsResponse
+	var s Stats
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("host %s: stats %.12s: decode: %w", h.Name, id, err)
 	}
