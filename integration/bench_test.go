@@ -52,7 +52,14 @@ func BenchmarkScrape50(b *testing.B) {
 		resp.Body.Close()
 		elapsed := time.Since(start)
 		if n := strings.Count(string(body), "docker_container_cpu_usage_seconds_total{"); n < benchContainers {
-			b.Fatalf("scrape has CPU stats for %d containers, want %d", n, benchContainers)
+			var diag []string
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(l, "docker_host_up") || strings.HasPrefix(l, "docker_monitor_stats_errors") ||
+					strings.HasPrefix(l, "docker_monitor_scrape_collector") || strings.HasPrefix(l, "docker_host_containers") {
+					diag = append(diag, l)
+				}
+			}
+			b.Fatalf("scrape has CPU stats for %d containers, want %d:\n%s", n, benchContainers, strings.Join(diag, "\n"))
 		}
 		return elapsed
 	}
@@ -103,8 +110,10 @@ func BenchmarkScrape50(b *testing.B) {
 func setupBench(b *testing.B) {
 	d := testlab.Shared(b)
 	benchLab.d = d
+	// Not d.Run: its cleanup would remove the containers after the first
+	// (b.N = 1) run; the shared daemon goes away with them at the end.
 	for i := 0; i < benchContainers; i++ {
-		d.Run(b, fmt.Sprintf("bench-%02d", i), nil)
+		d.Docker(b, "run", "-d", "--name", fmt.Sprintf("bench-%02d", i), "--network", d.Network(b), d.Image(b))
 	}
 	dir, err := os.MkdirTemp("", "docker-monitor-bench-")
 	if err != nil {
