@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,41 +18,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testlab.Main(m)) }
 
-var binary struct {
-	path string
-	err  error
-}
-
-// buildBinary compiles the exporter as `make build` does, once per run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	if binary.path == "" && binary.err == nil {
-		dir, err := os.MkdirTemp("", "docker-monitor-bin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		binary.path = filepath.Join(dir, "docker-monitor")
-		cmd := exec.Command("go", "build", "-o", binary.path,
-			"-ldflags", "-X github.com/prometheus/common/version.Version=test-version", ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binary.err = errors.New(string(out))
-		}
-	}
-	if binary.err != nil {
-		t.Fatalf("go build: %v", binary.err)
-	}
-	return binary.path
-}
-
 func TestFlags(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testlab.ExporterBinary(t)
 	for _, tc := range []struct {
 		args     []string
 		wantCode int
 		wantOut  string
 	}{
-		{[]string{"--version"}, 0, "docker-monitor, version test-version"},
+		{[]string{"--version"}, 0, "docker-monitor, version " + testlab.ExporterVersion},
 		{[]string{"--help"}, 0, "--docker.host="},
 		{[]string{"--no-such-flag"}, 2, "unknown long flag '--no-such-flag'"},
 		{[]string{"--events.buffer=0"}, 2, "--events.buffer must be at least 1"},
@@ -83,7 +52,7 @@ func TestFlags(t *testing.T) {
 // basic auth from --web.config.file, promtool-clean output, clean shutdown.
 func TestBinary(t *testing.T) {
 	d := testlab.Shared(t)
-	bin := buildBinary(t)
+	bin := testlab.ExporterBinary(t)
 	d.Run(t, "bin-running", nil)
 
 	dir := t.TempDir()
@@ -95,42 +64,8 @@ func TestBinary(t *testing.T) {
 	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  prom: "+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:0", "--web.config.file="+webConfig, "--log.format=logfmt")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	var logs bytes.Buffer
-	addrc := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`msg="Listening on" address=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatalf("exporter did not start listening; log:\n%s", logs.String())
-	}
+	e := testlab.StartExporter(t, bin, []string{"DOCKER_HOST=" + d.Host}, "--web.config.file="+webConfig)
+	base := e.URL
 
 	get := func(path string, auth bool) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
@@ -162,7 +97,7 @@ func TestBinary(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/-/ready still %d; log:\n%s", code, logs.String())
+			t.Fatalf("/-/ready still %d; log:\n%s", code, e.Logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -173,7 +108,7 @@ func TestBinary(t *testing.T) {
 	for _, want := range []string{
 		`docker_host_up{host="local"} 1`,
 		`docker_container_state{host="local",name="bin-running",state="running"} 1`,
-		`version="test-version"`,
+		`version="` + testlab.ExporterVersion + `"`,
 		"# HELP docker_container_cpu_usage_seconds_total ",
 		"process_resident_memory_bytes",
 	} {
@@ -183,16 +118,8 @@ func TestBinary(t *testing.T) {
 	}
 	promtoolCheck(t, body)
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; log:\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("no exit 30s after SIGTERM")
+	if err := e.Stop(); err != nil {
+		t.Errorf("exit after SIGTERM: %v; log:\n%s", err, e.Logs())
 	}
 }
 

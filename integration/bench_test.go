@@ -1,14 +1,10 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +23,7 @@ var benchLab struct {
 	once     sync.Once
 	d        *testlab.Daemon
 	url      string
-	exporter *exec.Cmd
+	exporter *testlab.Exporter
 	err      error
 }
 
@@ -65,7 +61,7 @@ func BenchmarkScrape50(b *testing.B) {
 	}
 	scrape() // warm the connection pool
 
-	exporterPID := benchLab.exporter.Process.Pid
+	exporterPID := benchLab.exporter.PID
 	daemonPIDs := daemonFamily(d.PID())
 	cpu0, dcpu0 := cpuSeconds(exporterPID), sumCPU(daemonPIDs)
 	durations := make([]time.Duration, 0, b.N)
@@ -115,44 +111,14 @@ func setupBench(b *testing.B) {
 	for i := 0; i < benchContainers; i++ {
 		d.Docker(b, "run", "-d", "--name", fmt.Sprintf("bench-%02d", i), "--network", d.Network(b), d.Image(b))
 	}
-	dir, err := os.MkdirTemp("", "docker-monitor-bench-")
+	e, err := testlab.LaunchExporter(testlab.ExporterBinary(b), nil, "--docker.host="+d.Host)
 	if err != nil {
 		benchLab.err = err
 		return
 	}
-	bin := filepath.Join(dir, "docker-monitor")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		benchLab.err = fmt.Errorf("go build: %v\n%s", err, out)
-		return
-	}
-	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:0", "--docker.host="+d.Host, "--log.format=logfmt")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		benchLab.err = err
-		return
-	}
-	benchLab.exporter = cmd
-	registerBenchCleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
-	})
-	re := regexp.MustCompile(`msg="Listening on" address=(\S+)`)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			benchLab.url = "http://" + m[1] + "/metrics"
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if benchLab.url == "" {
-		benchLab.err = fmt.Errorf("exporter did not start")
-		return
-	}
+	benchLab.exporter = e
+	registerBenchCleanup(func() { _ = e.Stop() })
+	benchLab.url = e.URL + "/metrics"
 	ready := strings.TrimSuffix(benchLab.url, "/metrics") + "/-/ready"
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(ready); err == nil {

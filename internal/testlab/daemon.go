@@ -188,6 +188,7 @@ func destroyAll() {
 	}
 	wg.Wait()
 	removeFixtureBinary()
+	removeExporterBinary()
 }
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)

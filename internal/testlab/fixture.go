@@ -52,14 +52,6 @@ func FixtureBinary(t testing.TB) string {
 }
 
 func buildFixture() (string, error) {
-	goTool, err := findGo()
-	if err != nil {
-		return "", err
-	}
-	root, err := moduleRoot(goTool)
-	if err != nil {
-		return "", err
-	}
 	dir, err := os.MkdirTemp("/tmp", "dmlab-fixture-bin-")
 	if err != nil {
 		return "", err
@@ -67,15 +59,28 @@ func buildFixture() (string, error) {
 	fixtureBin.dir = dir
 	writeOwner(dir, -1) // lets a later run remove it if this process dies before Main cleans up
 	out := filepath.Join(dir, "fixture")
+	return out, buildStatic(fixturePkg, out, "-s -w")
+}
+
+// buildStatic compiles a package of this module into a static binary.
+func buildStatic(pkg, out, ldflags string) error {
+	goTool, err := findGo()
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot(goTool)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, fixturePkg)
+	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags="+ldflags, "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s in %s: %v\n%s", fixturePkg, root, err, b)
+		return fmt.Errorf("go build %s in %s: %v\n%s", pkg, root, err, b)
 	}
-	return out, nil
+	return nil
 }
 
 func findGo() (string, error) {
