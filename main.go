@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,6 +78,12 @@ func parseFlags(args []string) (*config, error) {
 		Default("0s").DurationVar(&c.collectorOpts.StatsMaxAge)
 	app.Flag("container.label", "Docker label copied onto docker_container_info as label_<key> (repeatable; none by default: labels multiply series).").
 		StringsVar(&c.collectorOpts.ContainerLabels)
+	app.Flag("revp.label-prefix", "Prefix of the reverse-proxy (RevP) route labels.").
+		Default("snadboy.revp").StringVar(&c.collectorOpts.RevPPrefix)
+	app.Flag("revp.probe", "Probe routes that have a health path with an HTTP GET on every scrape.").
+		BoolVar(&c.collectorOpts.RevPProbe)
+	app.Flag("revp.probe-timeout", "Timeout of one route probe (within the scrape deadline).").
+		Default("5s").DurationVar(&c.collectorOpts.RevPProbeTimeout)
 	app.Flag("scrape.default-timeout", "Scrape deadline when the request has no X-Prometheus-Scrape-Timeout-Seconds header.").
 		Default("10s").DurationVar(&c.handlerOpts.DefaultTimeout)
 	app.Flag("scrape.timeout-offset", "Time kept back from the scrape timeout to encode and send the response.").
@@ -116,6 +123,10 @@ func (c *config) validate() error {
 		return errors.New("--runtime.gomaxprocs must be at least 1")
 	case c.handlerOpts.DefaultTimeout <= 0:
 		return errors.New("--scrape.default-timeout must be positive")
+	case c.collectorOpts.RevPProbeTimeout <= 0:
+		return errors.New("--revp.probe-timeout must be positive")
+	case strings.Trim(c.collectorOpts.RevPPrefix, ".") == "":
+		return errors.New("--revp.label-prefix must not be empty")
 	}
 	if _, _, err := hostpool.ParseEndpoint(c.dockerHost); err != nil {
 		return fmt.Errorf("--docker.host: %w", err)

@@ -33,6 +33,12 @@ type Options struct {
 	// EventWait bounds how long a scrape waits for already-received events
 	// to be applied before it reads a host's cache.
 	EventWait time.Duration
+	// RevPPrefix is the RevP label prefix (default snadboy.revp).
+	RevPPrefix string
+	// RevPProbe enables HTTP probes of routes that have a health path.
+	RevPProbe bool
+	// RevPProbeTimeout bounds one probe (default 5s), inside the scrape deadline.
+	RevPProbeTimeout time.Duration
 }
 
 // hostView is one host as one scrape sees it: a single ping decides whether
@@ -74,6 +80,7 @@ func New(pool *hostpool.Pool, m *hostpool.Metrics, opts Options, log *slog.Logge
 			"container": cc,
 			"stats":     newStatsConcern(opts, m, log),
 			"events":    eventsConcern{},
+			"revp":      newRevPConcern(opts),
 		},
 	}, nil
 }

@@ -67,7 +67,7 @@ var stableFamilies = []string{
 	"docker_container_network_receive_bytes_total", "docker_container_network_transmit_bytes_total",
 	"docker_container_block_io_read_bytes_total", "docker_container_block_io_write_bytes_total",
 	"docker_container_pids", "docker_container_pids_limit",
-	"docker_monitor_scrape_collector_success",
+	"docker_monitor_scrape_collector_success", "revp_routes",
 }
 
 func TestGoldenMetrics(t *testing.T) {

@@ -33,6 +33,8 @@ type Container struct {
 	FinishedAt     time.Time
 	ComposeProject string
 	ComposeService string
+	// Published maps "80/tcp" to the host ports Docker publishes it on.
+	Published map[string][]string
 }
 
 // Running reports whether stats can be read for the container.
@@ -53,6 +55,14 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.Labels = in.Config.Labels
 		c.ComposeProject = in.Config.Labels["com.docker.compose.project"]
 		c.ComposeService = in.Config.Labels["com.docker.compose.service"]
+	}
+	if ns := in.NetworkSettings; ns != nil && len(ns.Ports) > 0 {
+		c.Published = make(map[string][]string, len(ns.Ports))
+		for port, bindings := range ns.Ports {
+			for _, b := range bindings {
+				c.Published[port.String()] = append(c.Published[port.String()], b.HostPort)
+			}
+		}
 	}
 	if s := in.State; s != nil {
 		c.State = string(s.Status)

@@ -44,8 +44,9 @@ type Snapshot struct {
 // Host is one Docker daemon: its client, its container cache and the event
 // goroutine that keeps the cache current between scrapes.
 type Host struct {
-	Name     string
-	Endpoint string
+	Name        string
+	Endpoint    string
+	BackendHost string // where the host's published ports are reached
 
 	cli      *client.Client
 	tr       *http.Transport

@@ -35,6 +35,9 @@ var DefaultOptions = Options{
 type Spec struct {
 	Name     string // the host label
 	Endpoint string // a DOCKER_HOST-style URI
+	// BackendHost is the address at which the host's published ports are
+	// reached; empty: DefaultBackendHost(Endpoint).
+	BackendHost string
 }
 
 // Pool is the set of watched hosts.
@@ -57,6 +60,10 @@ func New(specs []Spec, opts Options, m *Metrics, log *slog.Logger) (*Pool, error
 		h, err := newHost(s.Name, s.Endpoint, opts, m, log)
 		if err != nil {
 			return nil, err
+		}
+		h.BackendHost = s.BackendHost
+		if h.BackendHost == "" {
+			h.BackendHost = DefaultBackendHost(s.Endpoint)
 		}
 		p.hosts = append(p.hosts, h)
 	}
@@ -100,6 +107,17 @@ func (p *Pool) Ready() bool {
 		}
 	}
 	return true
+}
+
+// DefaultBackendHost is where a host's published ports are reached when
+// nothing says otherwise: the loopback address for the local daemon, else
+// the daemon's host name.
+func DefaultBackendHost(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme == "unix" || u.Hostname() == "" {
+		return "127.0.0.1"
+	}
+	return u.Hostname()
 }
 
 // DefaultName derives a host label from a DOCKER_HOST-style URI: "local" for

@@ -1,0 +1,218 @@
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/revp"
+)
+
+var (
+	routeKey = []string{"host", "container", "port"}
+
+	revpRouteInfoDesc = prometheus.NewDesc("revp_route_info",
+		"A RevP route, one series per domain: where it sends traffic and how; always 1.",
+		[]string{"host", "container", "port", "domain", "host_port", "backend_scheme", "backend_path",
+			"https", "redirect", "websocket", "cloudflare_tunnel", "grammar"}, nil)
+	revpRouteUpDesc = prometheus.NewDesc("revp_route_up",
+		"1 if the route's container runs and Docker publishes its port (and, with --revp.probe, the health probe passed).",
+		[]string{"host", "container", "port", "domain"}, nil)
+	revpLabelErrorsDesc = prometheus.NewDesc("revp_label_errors",
+		"Problems with a container's RevP labels, by reason; absent when there are none.",
+		[]string{"host", "container", "reason"}, nil)
+	revpDomainClaimsDesc = prometheus.NewDesc("revp_domain_claims",
+		"Routes of running containers on all hosts that claim the domain; above 1 is a conflict, which proxies resolve by letting the last one win.",
+		[]string{"domain"}, nil)
+	revpRoutesDesc = prometheus.NewDesc("revp_routes",
+		"RevP routes on the host.", []string{"host"}, nil)
+	revpProbeSuccessDesc = prometheus.NewDesc("revp_route_probe_success",
+		"1 if GET of the route's health path answered below 400, or 401 or 403 (with --revp.probe, routes with a health path).",
+		routeKey, nil)
+	revpProbeDurationDesc = prometheus.NewDesc("revp_route_probe_duration_seconds",
+		"How long the route's health probe took.", routeKey, nil)
+)
+
+// revpConcern exports the reverse-proxy routes that containers declare in
+// labels, checked against what Docker publishes and, optionally, probed.
+type revpConcern struct {
+	prefix  string
+	probe   bool
+	timeout time.Duration
+	client  *http.Client
+}
+
+func newRevPConcern(opts Options) *revpConcern {
+	prefix := opts.RevPPrefix
+	if prefix == "" {
+		prefix = revp.DefaultPrefix
+	}
+	timeout := opts.RevPProbeTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &revpConcern{
+		prefix:  prefix,
+		probe:   opts.RevPProbe,
+		timeout: timeout,
+		client: &http.Client{
+			Transport: &http.Transport{
+				// Backends behind a proxy commonly serve self-signed
+				// certificates; the proxy does not verify them either.
+				TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+				DisableKeepAlives: true,
+				DialContext:       (&net.Dialer{Timeout: timeout}).DialContext,
+			},
+			// A redirect (3xx) already shows the backend answers.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+func (rc *revpConcern) describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{revpRouteInfoDesc, revpRouteUpDesc, revpLabelErrorsDesc, revpDomainClaimsDesc,
+		revpRoutesDesc, revpProbeSuccessDesc, revpProbeDurationDesc} {
+		ch <- d
+	}
+}
+
+// route is one resolved route of one container, for one scrape.
+type route struct {
+	host      string
+	container *hostpool.Container
+	revp.Route
+	backend revp.Backend
+	probe   *probeResult
+}
+
+type probeResult struct {
+	ok  bool
+	dur time.Duration
+}
+
+func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+	var routes []*route
+	claims := map[string]int{}
+	for _, v := range views {
+		if !v.up {
+			continue
+		}
+		n := 0
+		for _, c := range v.snap.Containers {
+			parsed, problems := revp.Parse(c.Labels, rc.prefix)
+			for _, r := range parsed {
+				b, ps := revp.Resolve(r, c.Published, v.host.BackendHost)
+				problems = append(problems, ps...)
+				routes = append(routes, &route{host: v.host.Name, container: c, Route: r, backend: b})
+				// Proxies route running containers only: an exited copy
+				// left behind is not a conflict.
+				if c.Running() {
+					for _, d := range r.Domains {
+						claims[d.Name]++
+					}
+				}
+				n++
+			}
+			counts := map[string]int{}
+			for _, p := range problems {
+				counts[p.Reason]++
+			}
+			for reason, k := range counts {
+				ch <- prometheus.MustNewConstMetric(revpLabelErrorsDesc, prometheus.GaugeValue, float64(k), v.host.Name, c.Name, reason)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(revpRoutesDesc, prometheus.GaugeValue, float64(n), v.host.Name)
+	}
+	if rc.probe {
+		rc.probeAll(ctx, routes)
+	}
+	for _, r := range routes {
+		rc.emit(ch, r)
+	}
+	domains := make([]string, 0, len(claims))
+	for d := range claims {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		ch <- prometheus.MustNewConstMetric(revpDomainClaimsDesc, prometheus.GaugeValue, float64(claims[d]), d)
+	}
+	return nil
+}
+
+func (rc *revpConcern) emit(ch chan<- prometheus.Metric, r *route) {
+	port := strconv.Itoa(r.Port)
+	up := r.container.Running() && r.backend.HostPort != ""
+	if r.probe != nil {
+		up = up && r.probe.ok
+		ch <- prometheus.MustNewConstMetric(revpProbeSuccessDesc, prometheus.GaugeValue, boolToFloat(r.probe.ok), r.host, r.container.Name, port)
+		ch <- prometheus.MustNewConstMetric(revpProbeDurationDesc, prometheus.GaugeValue, r.probe.dur.Seconds(), r.host, r.container.Name, port)
+	}
+	for _, d := range r.Domains {
+		ch <- prometheus.MustNewConstMetric(revpRouteInfoDesc, prometheus.GaugeValue, 1,
+			r.host, r.container.Name, port, d.Name, r.backend.HostPort, r.BackendProto, r.BackendPath,
+			strconv.FormatBool(r.HTTPS), strconv.FormatBool(d.Redirect), strconv.FormatBool(r.Websocket),
+			strconv.FormatBool(r.CloudflareTunnel), r.Grammar)
+		ch <- prometheus.MustNewConstMetric(revpRouteUpDesc, prometheus.GaugeValue, boolToFloat(up), r.host, r.container.Name, port, d.Name)
+	}
+}
+
+// probeAll probes, concurrently and inside the scrape's deadline, every
+// route of a running container that has a health path and a host port.
+func (rc *revpConcern) probeAll(ctx context.Context, routes []*route) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, r := range routes {
+		if r.Health == "" || r.backend.HostPort == "" || !r.container.Running() {
+			continue
+		}
+		r.probe = &probeResult{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				return
+			}
+			r.probe.ok, r.probe.dur = rc.probeOne(ctx, r)
+		}()
+	}
+	wg.Wait()
+}
+
+func (rc *revpConcern) probeOne(ctx context.Context, r *route) (bool, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, rc.timeout)
+	defer cancel()
+	scheme := r.BackendProto
+	if scheme != "https" {
+		scheme = "http"
+	}
+	path := r.Health
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	url := scheme + "://" + net.JoinHostPort(r.backend.Address, r.backend.HostPort) + path
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, time.Since(start)
+	}
+	req.Header.Set("User-Agent", "docker-monitor")
+	resp, err := rc.client.Do(req)
+	dur := time.Since(start)
+	if err != nil {
+		return false, dur
+	}
+	resp.Body.Close()
+	return resp.StatusCode < 400 || resp.StatusCode == 401 || resp.StatusCode == 403, dur
+}
