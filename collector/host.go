@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,9 +12,12 @@ import (
 var (
 	hostUpDesc = prometheus.NewDesc("docker_host_up",
 		"1 if the Docker daemon answered a ping in this scrape.", []string{"host"}, nil)
-	hostInfoDesc = prometheus.NewDesc("docker_host_info",
-		"The Docker daemon's version, API version, operating system, kernel and architecture; always 1.",
-		[]string{"host", "version", "api_version", "os", "kernel_version", "architecture"}, nil)
+	hostInfoLabels = []string{"host", "version", "api_version", "os", "kernel_version", "architecture"}
+	hostInfoHelp   = "The Docker daemon's version, API version, operating system, kernel and architecture, and the host's labels from the hosts file; always 1."
+	hostInfoDesc   = prometheus.NewDesc("docker_host_info", hostInfoHelp, hostInfoLabels, nil)
+	hostConnDesc   = prometheus.NewDesc("docker_host_connection_info",
+		"How the exporter reaches the host: connection (local, ssh, tcp) and endpoint; always 1.",
+		[]string{"host", "connection", "endpoint"}, nil)
 	hostPingDesc = prometheus.NewDesc("docker_host_ping_duration_seconds",
 		"How long the daemon took to answer this scrape's ping.", []string{"host"}, nil)
 	hostContainersDesc = prometheus.NewDesc("docker_host_containers",
@@ -31,16 +35,18 @@ var (
 type hostConcern struct{}
 
 func (hostConcern) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{hostUpDesc, hostInfoDesc, hostPingDesc, hostContainersDesc,
+	for _, d := range []*prometheus.Desc{hostUpDesc, hostInfoDesc, hostConnDesc, hostPingDesc, hostContainersDesc,
 		hostImagesDesc, hostStreamDesc, hostCPUsDesc, hostMemoryDesc} {
 		ch <- d
 	}
 }
 
 func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+	infoDesc, extra := hostInfoWithLabels(views)
 	for _, v := range views {
 		name := v.host.Name
 		ch <- prometheus.MustNewConstMetric(hostUpDesc, prometheus.GaugeValue, boolToFloat(v.up), name)
+		ch <- prometheus.MustNewConstMetric(hostConnDesc, prometheus.GaugeValue, 1, name, v.host.Connection, v.host.Endpoint)
 		ch <- prometheus.MustNewConstMetric(hostStreamDesc, prometheus.GaugeValue, boolToFloat(v.up && v.snap.StreamUp), name)
 		if !v.up {
 			continue
@@ -48,8 +54,11 @@ func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- promet
 		in := v.snap.Info
 		ch <- prometheus.MustNewConstMetric(hostPingDesc, prometheus.GaugeValue, v.pingDur.Seconds(), name)
 		if in.Version != "" {
-			ch <- prometheus.MustNewConstMetric(hostInfoDesc, prometheus.GaugeValue, 1,
-				name, in.Version, in.APIVersion, in.OS, in.KernelVersion, in.Architecture)
+			values := []string{name, in.Version, in.APIVersion, in.OS, in.KernelVersion, in.Architecture}
+			for _, k := range extra {
+				values = append(values, v.host.Labels[k])
+			}
+			ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, values...)
 			ch <- prometheus.MustNewConstMetric(hostImagesDesc, prometheus.GaugeValue, float64(in.Images), name)
 			ch <- prometheus.MustNewConstMetric(hostCPUsDesc, prometheus.GaugeValue, float64(in.CPUs), name)
 			ch <- prometheus.MustNewConstMetric(hostMemoryDesc, prometheus.GaugeValue, float64(in.MemoryBytes), name)
@@ -63,4 +72,25 @@ func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- promet
 		}
 	}
 	return nil
+}
+
+// hostInfoWithLabels adds the hosts file's labels to docker_host_info. All
+// series of a metric must have the same label names, so every host gets the
+// union, empty where a host does not set one.
+func hostInfoWithLabels(views []*hostView) (*prometheus.Desc, []string) {
+	seen := map[string]bool{}
+	var extra []string
+	for _, v := range views {
+		for k := range v.host.Labels {
+			if !seen[k] {
+				seen[k] = true
+				extra = append(extra, k)
+			}
+		}
+	}
+	if len(extra) == 0 {
+		return hostInfoDesc, nil
+	}
+	sort.Strings(extra)
+	return prometheus.NewDesc("docker_host_info", hostInfoHelp, append(append([]string(nil), hostInfoLabels...), extra...), nil), extra
 }

@@ -2,9 +2,12 @@ package hostpool
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -26,44 +29,65 @@ import (
 // The moby client replaces refused and timed-out dials with a generic
 // "cannot connect" error, so the dialer keeps the last dial error for
 // classifying failures by reason.
-func newClient(host string, timeout time.Duration, maxConns int, m *Metrics, name string) (*client.Client, *http.Transport, *dialErrors, error) {
-	network, addr, err := ParseEndpoint(host)
+func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*client.Client, *http.Transport, *dialErrors, func(), error) {
+	dial, closeDialer, err := spec.dialer(opts.Timeout, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	active := m.ActiveConnections.WithLabelValues(name)
+	var tlsConfig *tls.Config
+	if spec.TLS != nil {
+		if tlsConfig, err = TLSFromDir(spec.TLS.CertPath, spec.TLS.ServerName, spec.TLS.Verify); err != nil {
+			closeDialer()
+			return nil, nil, nil, nil, fmt.Errorf("host %s: tls: %w", spec.Name, err)
+		}
+	}
 	dialErrs := &dialErrors{}
+	maxConns := spec.MaxConnections
+	if maxConns <= 0 {
+		maxConns = opts.MaxConcurrent
+	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
+			c, err := dial(ctx)
 			dialErrs.set(err)
 			if err != nil {
 				return nil, err
 			}
+			// Looked up per dial: a reload that replaces the host deletes
+			// the old host's series, and with them any child held from before.
+			active := m.ActiveConnections.WithLabelValues(spec.Name)
 			active.Inc()
 			return &countedConn{Conn: c, dec: active.Dec}, nil
 		},
+		TLSClientConfig: tlsConfig,
 		// Stats are fetched in parallel on every scrape: keep that many
 		// connections idle so a scrape does not redial each one.
 		MaxIdleConns:        maxConns,
 		MaxIdleConnsPerHost: maxConns,
+		// One more than the cap for the event stream, which holds one.
+		MaxConnsPerHost:     maxConns + 1,
 		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: opts.Timeout,
 		DisableCompression:  true,
 	}
 	hc := &http.Client{
-		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: name},
+		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name, pool: opts.pool},
 		CheckRedirect: client.CheckRedirect,
 	}
-	cli, err := client.New(client.WithHost(host), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
+	copts := []client.Opt{client.WithHost(spec.clientHost()), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
 		// The client wraps every request in OpenTelemetry instrumentation;
 		// nothing consumes those spans, and on a scrape of 50 containers
 		// they cost about a tenth of the exporter's CPU.
-		client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false })))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("docker host %q: %w", host, err)
+		client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false }))}
+	if spec.TLS != nil {
+		copts = append(copts, client.WithScheme("https"))
 	}
-	return cli, tr, dialErrs, nil
+	cli, err := client.New(copts...)
+	if err != nil {
+		closeDialer()
+		return nil, nil, nil, nil, fmt.Errorf("host %s: %w", spec.Name, err)
+	}
+	return cli, tr, dialErrs, closeDialer, nil
 }
 
 // ParseEndpoint checks a DOCKER_HOST-style URI and returns where to dial.
@@ -124,17 +148,29 @@ func (c *countedConn) Close() error {
 
 // timedTransport observes the time to response headers: for streaming
 // endpoints (events) that is the time to open the stream, which is what a
-// slow daemon shows up in.
+// slow daemon shows up in. While a request waits for its headers it also
+// holds a slot of the pool that all hosts share (connection_pool_size); the
+// event stream, which never ends, is left out of it.
 type timedTransport struct {
 	base http.RoundTripper
 	hist *prometheus.HistogramVec
 	host string
+	pool chan struct{} // nil: unbounded
 }
 
 func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	endpoint := Endpoint(req.URL.Path)
+	if t.pool != nil && endpoint != "events" {
+		select {
+		case t.pool <- struct{}{}:
+			defer func() { <-t.pool }()
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
-	t.hist.WithLabelValues(t.host, Endpoint(req.URL.Path)).Observe(time.Since(start).Seconds())
+	t.hist.WithLabelValues(t.host, endpoint).Observe(time.Since(start).Seconds())
 	return resp, err
 }
 
@@ -171,13 +207,28 @@ func Endpoint(path string) string {
 }
 
 // Reason classifies a failed Docker API call for
-// docker_monitor_connection_errors_total. The set is closed so the label stays
-// bounded.
+// docker_monitor_connection_errors_total: timeout, refused, unreachable,
+// permission, reset, auth, host_key, tls, api or other. The set is closed so
+// the label stays bounded.
 func Reason(err error) string {
 	var ne net.Error
+	var (
+		certErr   *tls.CertificateVerificationError
+		alertErr  tls.AlertError
+		recordErr tls.RecordHeaderError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+	)
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, ErrHostKey):
+		return "host_key"
+	case errors.Is(err, ErrAuth):
+		return "auth"
+	case errors.As(err, &certErr), errors.As(err, &alertErr), errors.As(err, &recordErr),
+		errors.As(err, &authority), errors.As(err, &hostname):
+		return "tls"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):

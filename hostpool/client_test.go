@@ -87,7 +87,7 @@ func TestDialErrorsReason(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h, err := newHost("t", "tcp://"+addr, DefaultOptions, NewMetrics(nil), discardLogger())
+	h, err := newHost(Spec{Name: "t", Endpoint: "tcp://" + addr}, DefaultOptions, NewMetrics(nil), discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,15 +45,18 @@ type Snapshot struct {
 // goroutine that keeps the cache current between scrapes.
 type Host struct {
 	Name        string
+	Connection  string // local, ssh or tcp
 	Endpoint    string
-	BackendHost string // where the host's published ports are reached
+	BackendHost string            // where the host's published ports are reached
+	Labels      map[string]string // from the hosts file, for docker_host_info
 
-	cli      *client.Client
-	tr       *http.Transport
-	dialErrs *dialErrors
-	opts     Options
-	log      *slog.Logger
-	m        *Metrics
+	cli         *client.Client
+	tr          *http.Transport
+	dialErrs    *dialErrors
+	closeDialer func()
+	opts        Options
+	log         *slog.Logger
+	m           *Metrics
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -69,25 +72,43 @@ type Host struct {
 	done     chan struct{}
 }
 
-func newHost(name, endpoint string, opts Options, m *Metrics, log *slog.Logger) (*Host, error) {
-	cli, tr, dialErrs, err := newClient(endpoint, opts.Timeout, opts.MaxConcurrent, m, name)
+func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, error) {
+	if spec.Connection == "" {
+		// Only an endpoint given: a unix:// or plain tcp:// daemon.
+		s, err := SpecFromEndpoint(spec.Name, spec.Endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", spec.Name, err)
+		}
+		s.BackendHost, s.Labels, s.MaxConnections = spec.BackendHost, spec.Labels, spec.MaxConnections
+		spec = s
+	}
+	log = log.With("host", spec.Name)
+	cli, tr, dialErrs, closeDialer, err := newClient(spec, opts, m, log)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", name, err)
+		return nil, err
+	}
+	backend := spec.BackendHost
+	if backend == "" {
+		backend = DefaultBackendHost(spec.Endpoint)
 	}
 	return &Host{
-		Name:       name,
-		Endpoint:   endpoint,
-		cli:        cli,
-		tr:         tr,
-		dialErrs:   dialErrs,
-		opts:       opts,
-		log:        log.With("host", name),
-		m:          m,
-		containers: map[string]*Container{},
-		events:     map[EventKey]float64{},
-		synced:     make(chan struct{}),
-		resyncCh:   make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		Name:        spec.Name,
+		Connection:  spec.Connection,
+		Endpoint:    spec.Endpoint,
+		BackendHost: backend,
+		Labels:      spec.Labels,
+		cli:         cli,
+		tr:          tr,
+		dialErrs:    dialErrs,
+		closeDialer: closeDialer,
+		opts:        opts,
+		log:         log,
+		m:           m,
+		containers:  map[string]*Container{},
+		events:      map[EventKey]float64{},
+		synced:      make(chan struct{}),
+		resyncCh:    make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}, nil
 }
 
@@ -323,6 +344,7 @@ func (h *Host) drop(id string) {
 func (h *Host) close() {
 	h.tr.CloseIdleConnections()
 	_ = h.cli.Close()
+	h.closeDialer()
 	h.m.forget(h.Name)
 }
 

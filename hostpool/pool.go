@@ -18,88 +18,181 @@ type Options struct {
 	Timeout           time.Duration // per API call, and for connecting
 	DiscoveryInterval time.Duration // full resync period
 	EventBuffer       int           // events waiting to be applied
-	MaxConcurrent     int           // API calls in flight per host
+	MaxConcurrent     int           // API calls in flight per host (max_connections_per_host)
+	PoolSize          int           // API calls in flight over all hosts (connection_pool_size; 0: unbounded)
 	Backoff           Backoff
+
+	pool chan struct{}
 }
 
-// DefaultOptions are the design spec's defaults.
+// DefaultOptions are the design spec's defaults, except the connection
+// limits: Docker 20.10 answers a one-shot stats call only at the next tick
+// of its once-a-second collector, so 5 calls in flight per host (the spec)
+// would take 10 s for 50 containers. 50 per host lets one scrape read them
+// all in one tick; 200 in all covers four such hosts at once.
 var DefaultOptions = Options{
 	Timeout:           30 * time.Second,
 	DiscoveryInterval: 60 * time.Second,
 	EventBuffer:       1000,
 	MaxConcurrent:     50,
+	PoolSize:          200,
 	Backoff:           DefaultBackoff,
 }
 
-// Spec names one host to watch.
-type Spec struct {
-	Name     string // the host label
-	Endpoint string // a DOCKER_HOST-style URI
-	// BackendHost is the address at which the host's published ports are
-	// reached; empty: DefaultBackendHost(Endpoint).
-	BackendHost string
+// Pool is the set of watched hosts; Apply changes it while it runs.
+type Pool struct {
+	opts Options
+	m    *Metrics
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context
+	entries map[string]*entry
+	hosts   []*Host // sorted by name
 }
 
-// Pool is the set of watched hosts.
-type Pool struct {
-	hosts  []*Host
-	log    *slog.Logger
+type entry struct {
+	spec   Spec
+	host   *Host
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // New builds a pool; nothing connects until Start.
 func New(specs []Spec, opts Options, m *Metrics, log *slog.Logger) (*Pool, error) {
-	p := &Pool{log: log}
+	if opts.PoolSize > 0 {
+		opts.pool = make(chan struct{}, opts.PoolSize)
+	}
+	p := &Pool{opts: opts, m: m, log: log, entries: map[string]*entry{}}
+	if err := checkSpecs(specs); err != nil {
+		return nil, err
+	}
+	for _, s := range specs {
+		h, err := newHost(s, opts, m, log)
+		if err != nil {
+			p.closeAll()
+			return nil, err
+		}
+		p.entries[s.Name] = &entry{spec: s, host: h}
+	}
+	p.sortHosts()
+	return p, nil
+}
+
+func checkSpecs(specs []Spec) error {
 	seen := map[string]bool{}
 	for _, s := range specs {
 		if seen[s.Name] {
-			return nil, fmt.Errorf("host %s: named twice", s.Name)
+			return fmt.Errorf("host %s: named twice", s.Name)
 		}
 		seen[s.Name] = true
-		h, err := newHost(s.Name, s.Endpoint, opts, m, log)
-		if err != nil {
-			return nil, err
-		}
-		h.BackendHost = s.BackendHost
-		if h.BackendHost == "" {
-			h.BackendHost = DefaultBackendHost(s.Endpoint)
-		}
-		p.hosts = append(p.hosts, h)
 	}
-	sort.Slice(p.hosts, func(i, j int) bool { return p.hosts[i].Name < p.hosts[j].Name })
-	return p, nil
+	return nil
 }
 
 // Start runs every host's event goroutine until Stop.
 func (p *Pool) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
-	for _, h := range p.hosts {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			h.run(ctx)
-		}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctx = ctx
+	for _, e := range p.entries {
+		p.startEntry(e)
 	}
+}
+
+func (p *Pool) startEntry(e *entry) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	e.cancel = cancel
+	go e.host.run(ctx)
+}
+
+func stopEntry(e *entry) {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.host.done
+	}
+	e.host.close()
 }
 
 // Stop ends the event goroutines and closes the clients.
 func (p *Pool) Stop() {
-	if p.cancel != nil {
-		p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.entries {
+		stopEntry(e)
 	}
-	p.wg.Wait()
-	for _, h := range p.hosts {
-		h.close()
+	p.entries = map[string]*entry{}
+	p.hosts = nil
+}
+
+func (p *Pool) closeAll() {
+	for _, e := range p.entries {
+		e.host.close()
 	}
 }
 
+// Apply makes the pool watch exactly specs: added hosts connect, removed
+// hosts close (and their series go), changed hosts reconnect from scratch,
+// and unchanged hosts keep their connection, cache and counters. Nothing
+// changes if any new host cannot be set up.
+func (p *Pool) Apply(specs []Spec) error {
+	if err := checkSpecs(specs); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fresh := map[string]*entry{}
+	for _, s := range specs {
+		if old, ok := p.entries[s.Name]; ok && old.spec.equal(s) {
+			continue
+		}
+		h, err := newHost(s, p.opts, p.m, p.log)
+		if err != nil {
+			for _, e := range fresh {
+				e.host.close()
+			}
+			return err
+		}
+		fresh[s.Name] = &entry{spec: s, host: h}
+	}
+	keep := map[string]bool{}
+	for _, s := range specs {
+		keep[s.Name] = true
+	}
+	for name, old := range p.entries {
+		if _, replaced := fresh[name]; replaced || !keep[name] {
+			stopEntry(old)
+			delete(p.entries, name)
+			p.log.Info("docker host removed from the pool", "host", name)
+		}
+	}
+	for name, e := range fresh {
+		p.entries[name] = e
+		if p.ctx != nil {
+			p.startEntry(e)
+		}
+	}
+	p.sortHosts()
+	return nil
+}
+
+func (p *Pool) sortHosts() {
+	p.hosts = p.hosts[:0]
+	for _, e := range p.entries {
+		p.hosts = append(p.hosts, e.host)
+	}
+	sort.Slice(p.hosts, func(i, j int) bool { return p.hosts[i].Name < p.hosts[j].Name })
+}
+
 // Hosts returns the hosts sorted by name.
-func (p *Pool) Hosts() []*Host { return p.hosts }
+func (p *Pool) Hosts() []*Host {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*Host(nil), p.hosts...)
+}
 
 // Ready reports whether every host has ended its first sync attempt.
 func (p *Pool) Ready() bool {
-	for _, h := range p.hosts {
+	for _, h := range p.Hosts() {
 		select {
 		case <-h.Synced():
 		default:
@@ -107,17 +200,6 @@ func (p *Pool) Ready() bool {
 		}
 	}
 	return true
-}
-
-// DefaultBackendHost is where a host's published ports are reached when
-// nothing says otherwise: the loopback address for the local daemon, else
-// the daemon's host name.
-func DefaultBackendHost(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Scheme == "unix" || u.Hostname() == "" {
-		return "127.0.0.1"
-	}
-	return u.Hostname()
 }
 
 // DefaultName derives a host label from a DOCKER_HOST-style URI: "local" for

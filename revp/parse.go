@@ -356,12 +356,18 @@ func (p *parser) finish() ([]Route, []Problem) {
 			p.problem(MissingDomain, fmt.Sprintf("%s%d.domain", p.prefix, port), "a port with RevP properties has no domain")
 			continue
 		}
+		if len(r.Domains) == 0 {
+			p.problem(MissingDomain, p.domainKeys[port], "the domain list has no valid entry")
+			continue
+		}
 		routes = append(routes, *r)
 	}
 	if p.flat != nil {
 		switch {
 		case !p.flatDomain && p.flatKnown:
 			p.problem(MissingDomain, p.prefix+"domain", "flat RevP properties without a domain")
+		case p.flatDomain && len(p.flat.Domains) == 0:
+			p.problem(MissingDomain, p.prefix+"domain", "the domain list has no valid entry")
 		case p.flatDomain:
 			routes = append(routes, *p.flat)
 		}

@@ -234,6 +234,12 @@ func TestParseRules(t *testing.T) {
 		{name: "mixed grammars", labels: map[string]string{pre + "domain": "a.example.com", pre + "80.domain": "b.example.com"},
 			published: Published{"80/tcp": {"1"}}, routes: 2,
 			problems: []string{`mixed_grammars: both port-indexed and flat RevP labels; both are routed`}},
+		{name: "empty domain", labels: map[string]string{pre + "80.domain": " , "},
+			problems: []string{`missing_domain: snadboy.revp.80.domain: the domain list has no valid entry`}},
+		{name: "no valid domain", labels: map[string]string{pre + "domain": "bad_name"},
+			problems: []string{
+				`bad_domain: snadboy.revp.domain: "bad_name": label "bad_name" has '_'; only letters, digits and '-' are allowed`,
+				`missing_domain: snadboy.revp.domain: the domain list has no valid entry`}},
 		{name: "only unrelated keys", labels: map[string]string{pre + "enabled": "true", "traefik.enable": "true"}},
 		{name: "other prefix ignored", labels: map[string]string{"snadboy.revpx.80.domain": "a.example.com"}},
 	} {
