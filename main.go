@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
@@ -38,10 +39,13 @@ const (
 	defaultAddress = ":9742"
 )
 
-type config struct {
+type settings struct {
 	web            *web.FlagConfig
 	metricsPath    string
-	dockerHost     string
+	configFile     string
+	configCheck    bool
+	dockerHosts    []string
+	tls            config.TCP
 	hostOpts       hostpool.Options
 	collectorOpts  collector.Options
 	handlerOpts    collector.HandlerOptions
@@ -49,17 +53,27 @@ type config struct {
 	maxProcs       int
 }
 
-func parseFlags(args []string) (*config, error) {
+func parseFlags(args []string) (*settings, error) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the containers, resource use, events and health of Docker hosts.")
-	c := &config{hostOpts: hostpool.DefaultOptions, promslogConfig: &promslog.Config{}}
+	c := &settings{hostOpts: hostpool.DefaultOptions, promslogConfig: &promslog.Config{}}
 	c.web = kingpinflag.AddFlags(app, defaultAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.metricsPath)
-	app.Flag("docker.host", "Docker daemon to monitor, as a DOCKER_HOST-style URI (unix:// or tcp://).").
-		Envar("DOCKER_HOST").Default("unix:///var/run/docker.sock").StringVar(&c.dockerHost)
+	app.Flag("config.file", "Hosts file (YAML) naming every Docker host to watch; see docs/configuration.md. Without it, --docker.host is watched.").
+		StringVar(&c.configFile)
+	app.Flag("config.check", "Validate --config.file (or the --docker.host URIs) and exit: 0 if valid, 1 if not.").
+		BoolVar(&c.configCheck)
+	app.Flag("docker.host", "Docker daemon to monitor, as a DOCKER_HOST-style URI: unix://PATH, tcp://HOST:PORT or ssh://USER@HOST:PORT. Repeatable. Ignored with --config.file.").
+		Envar("DOCKER_HOST").Default("unix:///var/run/docker.sock").StringsVar(&c.dockerHosts)
+	app.Flag("docker.tls-verify", "Use TLS and verify the daemon's certificate for tcp:// hosts.").
+		Envar("DOCKER_TLS_VERIFY").BoolVar(&c.tls.TLSVerify)
+	app.Flag("docker.tls-cert-path", "Directory with ca.pem, cert.pem and key.pem for tcp:// hosts (TLS is used when set).").
+		Envar("DOCKER_CERT_PATH").StringVar(&c.tls.CertPath)
+	app.Flag("docker.max-connections-per-host", "Docker API requests in flight per host (stats, inspect); the event stream is extra.").
+		Default("50").IntVar(&c.hostOpts.MaxConcurrent)
+	app.Flag("docker.connection-pool-size", "Docker API requests in flight over all hosts (0: no limit).").
+		Default("200").IntVar(&c.hostOpts.PoolSize)
 	app.Flag("docker.timeout", "Timeout for connecting to the daemon and for each API call outside a scrape.").
 		Default("30s").DurationVar(&c.hostOpts.Timeout)
-	app.Flag("docker.max-concurrent-operations", "API calls in flight per host during a resync; also the idle connections kept per host.").
-		Default("50").IntVar(&c.hostOpts.MaxConcurrent)
 	app.Flag("docker.retries", "Reconnect attempts that are logged as warnings before the host is logged as down (reconnects never stop).").
 		Default("3").IntVar(&c.hostOpts.Backoff.Retries)
 	app.Flag("docker.retry-backoff", "Factor by which the reconnect delay grows after each failed attempt.").
@@ -103,7 +117,7 @@ func parseFlags(args []string) (*config, error) {
 	return c, nil
 }
 
-func (c *config) validate() error {
+func (c *settings) validate() error {
 	switch {
 	case c.hostOpts.Timeout <= 0:
 		return errors.New("--docker.timeout must be positive")
@@ -112,7 +126,7 @@ func (c *config) validate() error {
 	case c.hostOpts.EventBuffer < 1:
 		return errors.New("--events.buffer must be at least 1")
 	case c.hostOpts.MaxConcurrent < 1:
-		return errors.New("--docker.max-concurrent-operations must be at least 1")
+		return errors.New("--docker.max-connections-per-host must be at least 1")
 	case c.collectorOpts.StatsConcurrency < 1:
 		return errors.New("--stats.concurrency must be at least 1")
 	case c.hostOpts.Backoff.Factor < 1:
@@ -128,8 +142,13 @@ func (c *config) validate() error {
 	case strings.Trim(c.collectorOpts.RevPPrefix, ".") == "":
 		return errors.New("--revp.label-prefix must not be empty")
 	}
-	if _, _, err := hostpool.ParseEndpoint(c.dockerHost); err != nil {
-		return fmt.Errorf("--docker.host: %w", err)
+	if c.configFile == "" {
+		if _, err := config.FromURIs(c.dockerHosts, c.tls); err != nil {
+			return fmt.Errorf("--docker.host: %w", err)
+		}
+	}
+	if c.hostOpts.PoolSize < 0 {
+		return errors.New("--docker.connection-pool-size must not be negative")
 	}
 	if err := collector.CheckLabelAllowlist(c.collectorOpts.ContainerLabels); err != nil {
 		return fmt.Errorf("--container.label: %w", err)
@@ -144,6 +163,15 @@ func main() {
 		os.Exit(2)
 	}
 	logger := promslog.New(c.promslogConfig)
+	if c.configCheck {
+		specs, err := loadSpecs(c)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: configuration valid: %d hosts\n", exporterName, len(specs))
+		os.Exit(0)
+	}
 	runtime.GOMAXPROCS(c.maxProcs)
 	if err := run(c, logger); err != nil {
 		logger.Error("exiting", "err", err)
@@ -151,7 +179,7 @@ func main() {
 	}
 }
 
-func run(c *config, logger *slog.Logger) error {
+func run(c *settings, logger *slog.Logger) error {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
 	reg := prometheus.NewRegistry()
@@ -162,7 +190,10 @@ func run(c *config, logger *slog.Logger) error {
 	)
 	metrics := hostpool.NewMetrics(reg)
 
-	specs := []hostpool.Spec{{Name: hostpool.DefaultName(c.dockerHost), Endpoint: c.dockerHost}}
+	specs, err := loadSpecs(c)
+	if err != nil {
+		return err
+	}
 	pool, err := hostpool.New(specs, c.hostOpts, metrics, logger)
 	if err != nil {
 		return err
@@ -177,7 +208,22 @@ func run(c *config, logger *slog.Logger) error {
 	pool.Start(ctx)
 	defer pool.Stop()
 
-	mux, err := newMux(c, reg, exp, pool, logger)
+	rl := newReloader(c, pool, reg, logger)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = rl.reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	mux, err := newMux(c, reg, exp, pool, rl, logger)
 	if err != nil {
 		return err
 	}
@@ -198,7 +244,7 @@ func run(c *config, logger *slog.Logger) error {
 	return nil
 }
 
-func newMux(c *config, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, logger *slog.Logger) (*http.ServeMux, error) {
+func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, rl *reloader, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
 	metricsHandler := promhttp.InstrumentMetricHandler(reg, exp.Handler(reg, c.handlerOpts, errLog))
@@ -206,6 +252,7 @@ func newMux(c *config, reg *prometheus.Registry, exp *collector.Exporter, pool *
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
+	mux.Handle("/-/reload", rl)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !pool.Ready() {
 			http.Error(w, "Not ready: first sync of every Docker host has not finished", http.StatusServiceUnavailable)
@@ -222,6 +269,7 @@ func newMux(c *config, reg *prometheus.Registry, exp *collector.Exporter, pool *
 				{Address: c.metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
 				{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host finished its first sync"},
+				{Address: "/-/reload", Text: "Reload", Description: "POST to re-read the hosts file (as SIGHUP)"},
 			},
 		})
 		if err != nil {

@@ -152,6 +152,12 @@ func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
 	return views
 }
 
+// cacheUsable says whether the host's cached containers may be reported: a
+// cache the daemon cannot confirm would report containers as they were when
+// it went away (docker_host_up says why they are gone), and one that has not
+// finished its first sync would report a host without containers.
+func (v *hostView) cacheUsable() bool { return v.up && v.snap.Synced }
+
 func boolToFloat(b bool) float64 {
 	if b {
 		return 1

@@ -90,9 +90,7 @@ func (cc *containerConcern) describe(ch chan<- *prometheus.Desc) {
 
 func (cc *containerConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
 	for _, v := range views {
-		// A cache that the daemon cannot confirm would report containers as
-		// they were when it went away; docker_host_up says why they are gone.
-		if !v.up {
+		if !v.cacheUsable() {
 			continue
 		}
 		for _, c := range v.snap.Containers {

@@ -63,6 +63,9 @@ func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- promet
 			ch <- prometheus.MustNewConstMetric(hostCPUsDesc, prometheus.GaugeValue, float64(in.CPUs), name)
 			ch <- prometheus.MustNewConstMetric(hostMemoryDesc, prometheus.GaugeValue, float64(in.MemoryBytes), name)
 		}
+		if !v.snap.Synced {
+			continue
+		}
 		counts := make(map[string]int, len(hostpool.States))
 		for _, c := range v.snap.Containers {
 			counts[c.State]++

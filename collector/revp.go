@@ -102,7 +102,7 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 	var routes []*route
 	claims := map[string]int{}
 	for _, v := range views {
-		if !v.up {
+		if !v.cacheUsable() {
 			continue
 		}
 		n := 0

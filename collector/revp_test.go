@@ -33,9 +33,9 @@ func revpViews(published map[string][]string, backend string) []*hostView {
 		"snadboy.revp.80.domain":      "api2.example.com",
 	}}
 	return []*hostView{
-		{host: &hostpool.Host{Name: "h1", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Containers: []*hostpool.Container{stopped, web}}},
-		{host: &hostpool.Host{Name: "h2", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Containers: []*hostpool.Container{other}}},
-		{host: &hostpool.Host{Name: "down", BackendHost: backend}, up: false, snap: hostpool.Snapshot{Containers: []*hostpool.Container{web}}},
+		{host: &hostpool.Host{Name: "h1", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{stopped, web}}},
+		{host: &hostpool.Host{Name: "h2", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{other}}},
+		{host: &hostpool.Host{Name: "down", BackendHost: backend}, up: false, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{web}}},
 	}
 }
 

@@ -85,7 +85,7 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 		complete = true
 	)
 	for _, v := range views {
-		if !v.up {
+		if !v.cacheUsable() {
 			continue
 		}
 		wg.Add(1)
@@ -159,7 +159,7 @@ func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*host
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			sc.m.StatsErrors.WithLabelValues(v.host.Name, "timeout").Inc()
+			v.host.CountStatsError("timeout")
 			continue
 		}
 		wg.Add(1)
@@ -169,9 +169,9 @@ func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*host
 			s, err := v.host.Stats(ctx, c.ID)
 			switch {
 			case err != nil && ctx.Err() != nil:
-				sc.m.StatsErrors.WithLabelValues(v.host.Name, "timeout").Inc()
+				v.host.CountStatsError("timeout")
 			case err != nil:
-				sc.m.StatsErrors.WithLabelValues(v.host.Name, "error").Inc()
+				v.host.CountStatsError("error")
 				sc.log.Debug("stats failed", "host", v.host.Name, "container", c.Name, "err", err)
 			case s.Read.IsZero():
 				// The container stopped between the cache read and the call.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 // The moby client replaces refused and timed-out dials with a generic
 // "cannot connect" error, so the dialer keeps the last dial error for
 // classifying failures by reason.
-func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*client.Client, *http.Transport, *dialErrors, func(), error) {
+func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger, closed *atomic.Bool) (*client.Client, *http.Transport, *dialErrors, func(), error) {
 	dial, closeDialer, err := spec.dialer(opts.Timeout, log)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -55,6 +56,10 @@ func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*client.C
 			}
 			// Looked up per dial: a reload that replaces the host deletes
 			// the old host's series, and with them any child held from before.
+			if closed.Load() {
+				c.Close()
+				return nil, errors.New("host left the pool")
+			}
 			active := m.ActiveConnections.WithLabelValues(spec.Name)
 			active.Inc()
 			return &countedConn{Conn: c, dec: active.Dec}, nil
@@ -71,7 +76,7 @@ func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*client.C
 		DisableCompression:  true,
 	}
 	hc := &http.Client{
-		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name, pool: opts.pool},
+		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name, pool: opts.pool, closed: closed},
 		CheckRedirect: client.CheckRedirect,
 	}
 	copts := []client.Opt{client.WithHost(spec.clientHost()), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
@@ -156,6 +161,8 @@ type timedTransport struct {
 	hist *prometheus.HistogramVec
 	host string
 	pool chan struct{} // nil: unbounded
+	// closed stops observations once the host has left the pool.
+	closed *atomic.Bool
 }
 
 func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -170,7 +177,9 @@ func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
-	t.hist.WithLabelValues(t.host, endpoint).Observe(time.Since(start).Seconds())
+	if !t.closed.Load() {
+		t.hist.WithLabelValues(t.host, endpoint).Observe(time.Since(start).Seconds())
+	}
 	return resp, err
 }
 
@@ -249,6 +258,11 @@ func Reason(err error) string {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return "unreachable"
+	}
+	// A TLS alert from the server ("remote error: tls: bad certificate")
+	// has no exported type to match.
+	if msg := err.Error(); strings.Contains(msg, "tls: ") || strings.Contains(msg, "x509: ") {
+		return "tls"
 	}
 	return "other"
 }

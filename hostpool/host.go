@@ -38,7 +38,10 @@ type Snapshot struct {
 	Info       Info
 	Connected  bool // the last call to the daemon succeeded
 	StreamUp   bool
-	Events     map[EventKey]float64
+	// Synced is true once a full sync has succeeded: before that the cache
+	// is empty, not a host without containers.
+	Synced bool
+	Events map[EventKey]float64
 }
 
 // Host is one Docker daemon: its client, its container cache and the event
@@ -63,6 +66,7 @@ type Host struct {
 	info       Info
 	connected  bool
 	streamUp   bool
+	everSynced bool
 	events     map[EventKey]float64
 
 	synced   chan struct{} // closed once the first sync attempt ended
@@ -70,6 +74,9 @@ type Host struct {
 	resyncCh chan struct{}
 	pending  atomic.Int64 // events read from the stream and not yet applied
 	done     chan struct{}
+	// closed is set when the host leaves the pool: a scrape still in flight
+	// must not bring back the series that leaving deleted.
+	closed *atomic.Bool
 }
 
 func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, error) {
@@ -83,7 +90,8 @@ func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, erro
 		spec = s
 	}
 	log = log.With("host", spec.Name)
-	cli, tr, dialErrs, closeDialer, err := newClient(spec, opts, m, log)
+	closed := new(atomic.Bool)
+	cli, tr, dialErrs, closeDialer, err := newClient(spec, opts, m, log, closed)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +117,7 @@ func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, erro
 		synced:      make(chan struct{}),
 		resyncCh:    make(chan struct{}, 1),
 		done:        make(chan struct{}),
+		closed:      closed,
 	}, nil
 }
 
@@ -127,6 +136,7 @@ func (h *Host) Snapshot() Snapshot {
 		Info:       h.info,
 		Connected:  h.connected,
 		StreamUp:   h.streamUp,
+		Synced:     h.everSynced,
 		Events:     make(map[EventKey]float64, len(h.events)),
 	}
 	for _, c := range h.containers {
@@ -208,7 +218,16 @@ func (h *Host) setStreamUp(up bool) {
 }
 
 func (h *Host) countError(err error) {
-	h.m.ConnectionErrors.WithLabelValues(h.Name, h.dialErrs.reason(err)).Inc()
+	if !h.closed.Load() {
+		h.m.ConnectionErrors.WithLabelValues(h.Name, h.dialErrs.reason(err)).Inc()
+	}
+}
+
+// CountStatsError counts a running container left out of a scrape's stats.
+func (h *Host) CountStatsError(reason string) {
+	if !h.closed.Load() {
+		h.m.StatsErrors.WithLabelValues(h.Name, reason).Inc()
+	}
 }
 
 // connect negotiates the API version (again on every reconnect: the daemon
@@ -306,6 +325,7 @@ func (h *Host) resync(ctx context.Context) error {
 		}
 	}
 	h.containers = fresh
+	h.everSynced = true
 	h.mu.Unlock()
 	h.m.ContainersDiscovered.WithLabelValues(h.Name).Add(float64(added))
 	h.m.DiscoveryDuration.WithLabelValues(h.Name).Observe(time.Since(start).Seconds())
@@ -342,6 +362,7 @@ func (h *Host) drop(id string) {
 }
 
 func (h *Host) close() {
+	h.closed.Store(true)
 	h.tr.CloseIdleConnections()
 	_ = h.cli.Close()
 	h.closeDialer()

@@ -52,6 +52,14 @@ type sshDialer struct {
 	client   *ssh.Client
 	stdio    bool // streamlocal was refused; use dial-stdio from now on
 	stopKeep chan struct{}
+	// stdioSlots bounds dial-stdio sessions: OpenSSH allows 10 per
+	// connection (MaxSessions), and each API connection is one session.
+	stdioSlots chan struct{}
+	// lastRejected is the fingerprint last refused, so that a host
+	// retried every few seconds logs its key problem once, not per try.
+	// Its own lock: the host key check runs while mu is held.
+	rejectMu     sync.Mutex
+	lastRejected string
 }
 
 func newSSHDialer(spec SSHSpec, log *slog.Logger) *sshDialer {
@@ -67,7 +75,7 @@ func newSSHDialer(spec SSHSpec, log *slog.Logger) *sshDialer {
 	if spec.HostKeyPolicy == "insecure" {
 		log.Warn("SSH host key verification is off (host_key_policy: insecure): anyone between here and the host can impersonate it")
 	}
-	return &sshDialer{spec: spec, log: log, stdio: spec.Mode == "dial-stdio"}
+	return &sshDialer{spec: spec, log: log, stdio: spec.Mode == "dial-stdio", stdioSlots: make(chan struct{}, 9)}
 }
 
 // dial opens one connection to the remote Docker socket.
@@ -94,7 +102,17 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 		d.stdio = true
 		d.mu.Unlock()
 	}
-	return d.dialStdio(c)
+	select {
+	case d.stdioSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	conn, err := d.dialStdio(c)
+	if err != nil {
+		<-d.stdioSlots
+		return nil, err
+	}
+	return conn, nil
 }
 
 // connect returns the live SSH connection, dialling one if needed.
@@ -264,8 +282,17 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, error) {
 			return err
 		}
 		fp := ssh.FingerprintSHA256(key)
+		d.rejectMu.Lock()
+		first := d.lastRejected != fp
+		d.lastRejected = fp
+		d.rejectMu.Unlock()
+		logErr := func(msg string, args ...any) {
+			if first {
+				d.log.Error(msg, args...)
+			}
+		}
 		if len(ke.Want) > 0 {
-			d.log.Error("SSH host key MISMATCH: the host presents a different key than known_hosts records. "+
+			logErr("SSH host key MISMATCH: the host presents a different key than known_hosts records. "+
 				"If the host was reinstalled, remove its line from known_hosts (ssh-keygen -R) and reconnect; otherwise someone may be impersonating it",
 				"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
 			return fmt.Errorf("%w: key %s for %s does not match %s", ErrHostKey, fp, hostname, path)
@@ -283,7 +310,7 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, error) {
 			d.log.Info("recorded new SSH host key (host_key_policy: accept-new)", "addr", d.spec.Addr, "key", fp, "known_hosts", path)
 			return nil
 		}
-		d.log.Error("SSH host key unknown: add it to known_hosts (ssh-keyscan -p PORT HOST >> known_hosts, after checking the fingerprint) or set host_key_policy: accept-new",
+		logErr("SSH host key unknown: add it to known_hosts (ssh-keyscan -p PORT HOST >> known_hosts, after checking the fingerprint) or set host_key_policy: accept-new",
 			"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
 		return fmt.Errorf("%w: no key for %s in %s (presented %s)", ErrHostKey, hostname, path, fp)
 	}, nil
@@ -327,7 +354,8 @@ func (d *sshDialer) dialStdio(c *ssh.Client) (net.Conn, error) {
 		sess.Close()
 		return nil, fmt.Errorf("ssh %s: %s: %w", d.spec.Addr, cmd, err)
 	}
-	return &stdioConn{sess: sess, r: stdout, w: stdin, local: c.LocalAddr(), remote: c.RemoteAddr()}, nil
+	return &stdioConn{sess: sess, r: stdout, w: stdin, local: c.LocalAddr(), remote: c.RemoteAddr(),
+		release: func() { <-d.stdioSlots }}, nil
 }
 
 // stdioConn is a net.Conn over a remote command's stdin and stdout.
@@ -337,6 +365,7 @@ type stdioConn struct {
 	w             io.WriteCloser
 	local, remote net.Addr
 	once          sync.Once
+	release       func()
 }
 
 func (c *stdioConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
@@ -345,6 +374,7 @@ func (c *stdioConn) Close() error {
 	c.once.Do(func() {
 		c.w.Close()
 		c.sess.Close()
+		c.release()
 	})
 	return nil
 }

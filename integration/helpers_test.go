@@ -84,8 +84,19 @@ func (e *exporter) scrape(t *testing.T) metrics {
 
 func scrapeURL(t *testing.T, url string) metrics {
 	t.Helper()
+	return scrapeWithTimeout(t, url, "10")
+}
+
+// scrapeWithTimeout scrapes as Prometheus with scrape_timeout seconds does;
+// the client gives up two seconds after that.
+func scrapeWithTimeout(t *testing.T, url, seconds string) metrics {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", seconds)
+	limit, _ := time.ParseDuration(seconds + "s")
+	ctx, cancel := context.WithTimeout(context.Background(), limit+2*time.Second)
+	defer cancel()
+	req = req.WithContext(ctx)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("scrape: %v", err)

@@ -2,8 +2,11 @@
 # Installs the system packages the integration tests need (internal/testlab
 # starts real dockerd processes): docker.io for dockerd and its 20.10 CLI,
 # prometheus for promtool (the tests run `promtool check metrics` on a real
-# scrape), iproute2 and curl for poking at test hosts by hand. Idempotent, and silent
-# when everything is already there.
+# scrape), iproute2 and curl for poking at test hosts by hand, openssh-server
+# for the test sshd that plays a host reached over SSH (internal/testlab starts
+# its own instances; the package's postinst may also start the system sshd),
+# and openssh-client for the tests that check it with ssh(1). Idempotent, and
+# silent when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -11,6 +14,8 @@ missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
 	exit 0

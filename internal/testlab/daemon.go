@@ -72,6 +72,8 @@ type Daemon struct {
 
 	pool *addrPool // held from creation until destroy, across Stop/Restart
 
+	extraArgs []string // appended to dockerd's arguments on every start (StartTLS's TCP listener)
+
 	setupMu sync.Mutex // serialises Image and Network
 
 	mu           sync.Mutex
@@ -187,6 +189,7 @@ func destroyAll() {
 		}()
 	}
 	wg.Wait()
+	destroyServers() // sshd instances (sshd.go)
 	removeFixtureBinary()
 	removeExporterBinary()
 }
@@ -231,7 +234,7 @@ func (d *Daemon) socketPath() string { return filepath.Join(d.Dir, "d.sock") }
 func (d *Daemon) logPath() string    { return filepath.Join(d.Dir, "dockerd.log") }
 
 func (d *Daemon) args() []string {
-	return []string{
+	return append([]string{
 		"--data-root", filepath.Join(d.Dir, "data"),
 		"--exec-root", filepath.Join(d.Dir, "exec"),
 		"--pidfile", filepath.Join(d.Dir, "docker.pid"),
@@ -243,7 +246,7 @@ func (d *Daemon) args() []string {
 		"--default-address-pool", "base=" + d.pool.cidr() + ",size=24",
 		"--shutdown-timeout", "2",
 		"--log-level", "warn",
-	}
+	}, d.extraArgs...)
 }
 
 // start runs dockerd and waits until it answers /_ping.

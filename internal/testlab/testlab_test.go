@@ -67,7 +67,7 @@ func TestSharedDaemonFixtures(t *testing.T) {
 	// dockerd 20.10 may process containerd's OOM event after the exit event,
 	// so OOMKilled can turn true a moment after `docker wait` returns.
 	d.Docker(t, "wait", oom)
-	waitFor(t, d, "{{.State.OOMKilled}} {{.State.ExitCode}}", oom, "true 137", 10*time.Second)
+	waitFor(t, d, "{{.State.OOMKilled}} {{.State.ExitCode}}", oom, "true 137", 30*time.Second)
 	waitFor(t, d, "{{.State.Health.Status}}", sick, "unhealthy", 30*time.Second)
 	waitFor(t, d, "{{.State.Health.Status}}", fine, "healthy", 30*time.Second)
 
