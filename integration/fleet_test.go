@@ -57,6 +57,10 @@ func (f *fleet) hostsFile(t *testing.T, name string, entries ...string) string {
 			f.sshd.Port, f.sshd.EncryptedClientKeyFile, f.sshd.PassphraseFile, f.sshd.KnownHostsFile, sock(f.sshHost)),
 		"stdio": fmt.Sprintf("  stdio:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: %s}\n",
 			f.stdio.Port, f.stdio.ClientKeyFile, f.stdio.KnownHostsFile, sock(f.sshHost)),
+		// "tls" again, changed: it gains a label, so a reload reconnects it.
+		"tls-changed": fmt.Sprintf("  tls:\n    connection: tcp\n    hostname: 127.0.0.1\n    labels: {role: changed}\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
+			tlsPort, f.tlsFiles.ClientDir),
+		"added": fmt.Sprintf("  added:\n    connection: local\n    socket: %s\n", sock(f.sshHost)),
 		"hang": fmt.Sprintf("  hang:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: false}\n", hangPort),
 		"badkey": fmt.Sprintf("  badkey:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: %s}\n",
 			f.sshd.Port, f.sshd.ClientKeyFile, f.sshd.WrongKnownHostsFile, sock(f.sshHost)),
@@ -158,23 +162,25 @@ func TestFleet(t *testing.T) {
 		return up(m, "ssh") == 1 && stream(m, "ssh") == 1
 	})
 
-	// Reload: remove hang, badcert and badpass; unix stays as it is, so its
-	// connection, cache and counters survive.
+	// Reload: remove hang, badcert and badpass, add a host, change tls;
+	// unix stays as it is, so its connection, cache and counters survive.
 	f.unix.Run(t, "fleet-events", nil)
 	var before float64
 	waitUntil(t, 30*time.Second, "the unix host to count a start event", func() bool {
 		before, _ = scrape().get("docker_events_total", lbl("host", "unix", "type", "container", "action", "start"))
 		return before >= 1
 	})
-	if err := os.WriteFile(config, []byte(readFile(t, f.hostsFile(t, "next.yml", "unix", "tls", "ssh", "stdio", "badkey"))), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(readFile(t, f.hostsFile(t, "next.yml", "unix", "tls-changed", "ssh", "stdio", "badkey", "added"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(e.PID, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "removed hosts to vanish", func() bool {
+	waitUntil(t, 30*time.Second, "removed hosts to vanish, the added one to sync, the changed one to reconnect", func() bool {
 		m = scrape()
-		return m.count("docker_host_up", lbl("host", "badcert")) == 0 && m.count("docker_host_up", lbl("host", "hang")) == 0
+		return m.count("docker_host_up", lbl("host", "badcert")) == 0 && m.count("docker_host_up", lbl("host", "hang")) == 0 &&
+			m.count("docker_container_info", lbl("host", "added", "name", "via-ssh")) == 1 &&
+			m.count("docker_host_info", lbl("host", "tls", "role", "changed")) == 1
 	})
 	expect(t, m, "docker_monitor_config_last_reload_successful", nil, 1)
 	if n := m.count("docker_monitor_connection_errors_total", lbl("host", "badpass")); n != 0 {
@@ -199,7 +205,7 @@ func TestFleet(t *testing.T) {
 	}
 	m = scrape()
 	expect(t, m, "docker_monitor_config_last_reload_successful", nil, 0)
-	for _, h := range []string{"unix", "tls", "ssh", "stdio"} {
+	for _, h := range []string{"unix", "tls", "ssh", "stdio", "added"} {
 		expect(t, m, "docker_host_up", lbl("host", h), 1)
 	}
 }
