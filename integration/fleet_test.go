@@ -61,7 +61,7 @@ func (f *fleet) hostsFile(t *testing.T, name string, entries ...string) string {
 		"tls-changed": fmt.Sprintf("  tls:\n    connection: tcp\n    hostname: 127.0.0.1\n    labels: {role: changed}\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
 			tlsPort, f.tlsFiles.ClientDir),
 		"added": fmt.Sprintf("  added:\n    connection: local\n    socket: %s\n", sock(f.sshHost)),
-		"hang": fmt.Sprintf("  hang:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: false}\n", hangPort),
+		"hang":  fmt.Sprintf("  hang:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: false}\n", hangPort),
 		"badkey": fmt.Sprintf("  badkey:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: %s}\n",
 			f.sshd.Port, f.sshd.ClientKeyFile, f.sshd.WrongKnownHostsFile, sock(f.sshHost)),
 		"badcert": fmt.Sprintf("  badcert:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
