@@ -270,7 +270,10 @@ func (d decoder) build(h, own rawHost, base string) (Host, error) {
 }
 
 func (d decoder) buildSSH(out Host, h rawHost, base string) (Host, error) {
-	out.Address = firstSet(h.tailscaleHostname, h.hostname, val[string]{v: h.alias})
+	out.Address = firstSet(dialNames(h)...)
+	if out.Address == "" {
+		out.Address = h.alias
+	}
 	if err := checkHostname(out.Address); err != nil {
 		return Host{}, d.errorf(h.line, "no hostname is set, and the alias, which stands in for it, is %v", err)
 	}
@@ -343,7 +346,7 @@ func (d decoder) buildSSH(out Host, h rawHost, base string) (Host, error) {
 }
 
 func (d decoder) buildTCP(out Host, h, own rawHost, base string) (Host, error) {
-	addr := firstSet(h.tailscaleHostname, h.hostname)
+	addr := firstSet(dialNames(h)...)
 	if addr == "" {
 		return Host{}, d.errorf(h.line, "tcp host needs hostname or tailscale_hostname")
 	}
@@ -390,4 +393,13 @@ func withDefault(v val[string], def string) string {
 		return v.v
 	}
 	return def
+}
+
+// dialNames lists the names to dial in order of preference: the Tailscale
+// name first, unless docker-revp's use_tailscale says not to.
+func dialNames(h rawHost) []val[string] {
+	if h.useTailscale.set() && !h.useTailscale.v {
+		return []val[string]{h.hostname, h.tailscaleHostname}
+	}
+	return []val[string]{h.tailscaleHostname, h.hostname}
 }

@@ -337,3 +337,21 @@ func TestTCPPort(t *testing.T) {
 		}
 	}
 }
+
+// docker-revp's use_tailscale: false dials hostname even when a Tailscale
+// name is set; true (or absent) prefers the Tailscale name.
+func TestUseTailscale(t *testing.T) {
+	for _, tc := range []struct {
+		flag string
+		want string
+	}{{"", "pi.tailnet.ts.net"}, {"    use_tailscale: true\n", "pi.tailnet.ts.net"}, {"    use_tailscale: false\n", "pi.lan"}} {
+		yml := "hosts:\n  pi:\n    hostname: pi.lan\n    tailscale_hostname: pi.tailnet.ts.net\n    user: pi\n" + tc.flag
+		hosts, err := Parse([]byte(yml), "hosts.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hosts[0].Address != tc.want {
+			t.Errorf("%q: dials %q, want %q", tc.flag, hosts[0].Address, tc.want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ type rawHost struct {
 	user, keyFile, description, connection       val[string]
 	socket                                       val[string]
 	port                                         val[int]
-	enabled, isLocal                             val[bool]
+	enabled, isLocal, useTailscale               val[bool]
 	labels                                       map[string]val[string]
 	ssh                                          rawSSH
 	tcp                                          rawTCP
@@ -363,6 +363,7 @@ func (d decoder) decodeHost(n *yaml.Node, isDefaults bool) (rawHost, error) {
 		"description":        d.str(&h.description, "description"),
 		"enabled":            d.boolean(&h.enabled, "enabled"),
 		"is_local":           d.boolean(&h.isLocal, "is_local"),
+		"use_tailscale":      d.boolean(&h.useTailscale, "use_tailscale"),
 		"connection":         d.oneOf(&h.connection, "connection", "local", "ssh", "tcp"),
 		"socket":             d.str(&h.socket, "socket"),
 		"labels":             d.labels(&h.labels),

@@ -30,17 +30,34 @@ func TestContainerLifecycle(t *testing.T) {
 		"--health-retries", "1", "-e", "HEALTH=fail"})
 	d.Run(t, "lc-oom", []string{"--memory", "8m", "--memory-swap", "8m"}, "oom")
 
-	var m metrics
+	var (
+		m       metrics
+		pending []string
+	)
 	settled := func() bool {
 		m = exp.scrape(t)
-		h, _ := m.get("docker_container_health_status", lbl("name", "lc-healthy", "status", "healthy"))
-		u, _ := m.get("docker_container_health_status", lbl("name", "lc-unhealthy", "status", "unhealthy"))
-		r, _ := m.get("docker_container_restarts_total", c("lc-flapper"))
-		o, _ := m.get("docker_container_oom_killed", c("lc-oom"))
-		e, _ := m.get("docker_container_state", lbl("name", "lc-exit3", "state", "exited"))
-		return h == 1 && u == 1 && r >= 2 && o == 1 && e == 1
+		pending = nil
+		for what, ok := range map[string]bool{
+			"healthy":      m.matches("docker_container_health_status", lbl("name", "lc-healthy", "status", "healthy"), 1),
+			"unhealthy":    m.matches("docker_container_health_status", lbl("name", "lc-unhealthy", "status", "unhealthy"), 1),
+			"2 restarts":   m.atLeast("docker_container_restarts_total", c("lc-flapper"), 2),
+			"oom exit 137": m.matches("docker_container_exit_code", c("lc-oom"), 137),
+			"oom event":    m.atLeast("docker_events_total", lbl("host", host, "type", "container", "action", "oom"), 1),
+			"exit3 exited": m.matches("docker_container_state", lbl("name", "lc-exit3", "state", "exited"), 1),
+		} {
+			if !ok {
+				pending = append(pending, what)
+			}
+		}
+		return len(pending) == 0
 	}
-	waitUntil(t, 60*time.Second, "healthchecks, restarts and the OOM kill", settled)
+	waitUntil(t, 90*time.Second, "healthchecks, restarts and the OOM kill", func() bool {
+		ok := settled()
+		if !ok {
+			t.Logf("still waiting for: %v", pending)
+		}
+		return ok
+	})
 
 	for name, state := range map[string]string{
 		"lc-running": "running", "lc-paused": "paused", "lc-exit3": "exited", "lc-created": "created",
@@ -55,7 +72,14 @@ func TestContainerLifecycle(t *testing.T) {
 		}
 	}
 	expect(t, m, "docker_container_exit_code", c("lc-exit3"), 3)
-	expect(t, m, "docker_container_oom_killed", c("lc-oom"), 1)
+	// Docker 20.10 sets OOMKilled only when it handles containerd's OOM
+	// event before the exit event, which under load it sometimes does not;
+	// the exporter must report what Docker says either way.
+	wantOOM := 0.0
+	if d.Docker(t, "inspect", "--format", "{{.State.OOMKilled}}", "lc-oom") == "true" {
+		wantOOM = 1
+	}
+	expect(t, m, "docker_container_oom_killed", c("lc-oom"), wantOOM)
 	expect(t, m, "docker_container_oom_killed", c("lc-exit3"), 0)
 	expect(t, m, "docker_container_health_status", lbl("host", host, "name", "lc-unhealthy", "status", "healthy"), 0)
 	if v, _ := m.get("docker_container_health_failing_streak", c("lc-unhealthy")); v < 1 {
@@ -102,9 +126,6 @@ func TestContainerLifecycle(t *testing.T) {
 	}
 	if v, _ := m.get("docker_events_total", lbl("host", host, "type", "container", "action", "health_status")); v < 1 {
 		t.Errorf("no health_status events counted")
-	}
-	if v, _ := m.get("docker_events_total", lbl("host", host, "type", "container", "action", "oom")); v < 1 {
-		t.Errorf("no oom events counted")
 	}
 
 	// The very next scrape after `docker stop` returns shows it exited: the

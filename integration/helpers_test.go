@@ -136,6 +136,18 @@ func (m metrics) get(name string, want map[string]string) (float64, bool) {
 	return found[0], true
 }
 
+// matches reports whether the single series matching want has value v.
+func (m metrics) matches(name string, want map[string]string, v float64) bool {
+	got, ok := m.get(name, want)
+	return ok && got == v
+}
+
+// atLeast reports whether the single series matching want is >= v.
+func (m metrics) atLeast(name string, want map[string]string, v float64) bool {
+	got, ok := m.get(name, want)
+	return ok && got >= v
+}
+
 // count returns how many series of family name have labels including want.
 func (m metrics) count(name string, want map[string]string) int {
 	n := 0
