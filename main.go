@@ -64,8 +64,11 @@ func parseFlags(args []string) (*settings, error) {
 		BoolVar(&c.configCheck)
 	app.Flag("docker.host", "Docker daemon to monitor, as a DOCKER_HOST-style URI: unix://PATH, tcp://HOST:PORT or ssh://USER@HOST:PORT. Repeatable. Ignored with --config.file.").
 		Envar("DOCKER_HOST").Default("unix:///var/run/docker.sock").StringsVar(&c.dockerHosts)
-	app.Flag("docker.tls-verify", "Use TLS and verify the daemon's certificate for tcp:// hosts.").
-		Envar("DOCKER_TLS_VERIFY").BoolVar(&c.tls.TLSVerify)
+	// Not Envar: the docker CLI turns verification on for any non-empty
+	// DOCKER_TLS_VERIFY ("1", "yes"), which kingpin's bool parser refuses.
+	var tlsVerifySet bool
+	app.Flag("docker.tls-verify", "Use TLS and verify the daemon's certificate for tcp:// hosts. Default: on when DOCKER_TLS_VERIFY is set to anything, as for the docker CLI.").
+		IsSetByUser(&tlsVerifySet).BoolVar(&c.tls.TLSVerify)
 	app.Flag("docker.tls-cert-path", "Directory with ca.pem, cert.pem and key.pem for tcp:// hosts (TLS is used when set).").
 		Envar("DOCKER_CERT_PATH").StringVar(&c.tls.CertPath)
 	app.Flag("docker.max-connections-per-host", "Docker API requests in flight per host (stats, inspect); the event stream is extra.").
@@ -109,6 +112,9 @@ func parseFlags(args []string) (*settings, error) {
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
+	}
+	if !tlsVerifySet && os.Getenv("DOCKER_TLS_VERIFY") != "" {
+		c.tls.TLSVerify = true
 	}
 	c.collectorOpts.EventWait = 500 * time.Millisecond
 	if err := c.validate(); err != nil {
@@ -180,6 +186,10 @@ func main() {
 }
 
 func run(c *settings, logger *slog.Logger) error {
+	// Caught from the start: SIGHUP's default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
 	reg := prometheus.NewRegistry()
@@ -209,9 +219,6 @@ func run(c *settings, logger *slog.Logger) error {
 	defer pool.Stop()
 
 	rl := newReloader(c, pool, reg, logger)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {

@@ -33,6 +33,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"--container.label=a.b", "--container.label=a_b", "--docker.host=unix:///nonexistent.sock"}, 2,
 			`"a.b" and "a_b" both become label label_a_b`},
 		{[]string{"--docker.host=ftp://example"}, 2, `--docker.host: docker host "ftp://example": unsupported scheme "ftp"`},
+		{[]string{"--config.check", "--config.file=config/testdata/full.yml"}, 0, "configuration valid: 6 hosts"},
+		{[]string{"--config.check", "--config.file=config/testdata/invalid-mode.yml"}, 1,
+			`config/testdata/invalid-mode.yml:5: host "web": ssh.mode "socket" is not one of auto, streamlocal, dial-stdio`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, err := exec.Command(bin, tc.args...).CombinedOutput()
@@ -138,5 +141,31 @@ func promtoolCheck(t *testing.T, exposition string) {
 	cmd.Stdin = strings.NewReader(exposition)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// DOCKER_TLS_VERIFY turns TLS on whatever its value, as for the docker CLI;
+// the flag, when given, wins.
+func TestTLSVerifyEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"1", nil, true},
+		{"yes", nil, true},
+		{"0", nil, true}, // the docker CLI only asks whether it is set
+		{"yes", []string{"--no-docker.tls-verify"}, false},
+		{"", []string{"--docker.tls-verify"}, true},
+	} {
+		t.Setenv("DOCKER_TLS_VERIFY", tc.env)
+		c, err := parseFlags(append([]string{"--docker.host=tcp://127.0.0.1:2376"}, tc.args...))
+		if err != nil {
+			t.Fatalf("DOCKER_TLS_VERIFY=%q %v: %v", tc.env, tc.args, err)
+		}
+		if c.tls.TLSVerify != tc.want {
+			t.Errorf("DOCKER_TLS_VERIFY=%q %v: verify %v, want %v", tc.env, tc.args, c.tls.TLSVerify, tc.want)
+		}
 	}
 }

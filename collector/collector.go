@@ -124,18 +124,29 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	wg.Wait()
 }
 
-// viewHosts pings every host in parallel; a host that does not answer by the
-// deadline is down for this scrape and holds nobody else up.
+// pingShare is the part of the scrape's remaining time a host has to answer
+// its ping. Every concern waits for all pings, so a host that accepts
+// connections and never answers must give up long before the scrape
+// deadline, or the stats of every other host would find no time left.
+const pingShare = 3
+
+// viewHosts pings every host in parallel, each under its own deadline; a host
+// that does not answer by then is down for this scrape and holds nobody else up.
 func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
 	hosts := e.pool.Hosts()
 	views := make([]*hostView, len(hosts))
+	pingCtx, cancel := context.WithCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		pingCtx, cancel = context.WithTimeout(ctx, time.Until(deadline)/pingShare)
+	}
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			v := &hostView{host: h}
-			d, err := h.Ping(ctx)
+			d, err := h.Ping(pingCtx)
 			v.pingDur, v.up = d, err == nil
 			if err != nil {
 				e.log.Debug("host down in scrape", "host", h.Name, "err", err)

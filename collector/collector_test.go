@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/internal/dockerfake"
 )
 
 func TestLabelName(t *testing.T) {
@@ -99,6 +102,58 @@ docker_host_up{host="fake"} 0
 	}
 	if n := testutil.CollectAndCount(exp.Collector(ctx), "docker_container_state"); n != 0 {
 		t.Errorf("%d container series for a host that is down, want 0", n)
+	}
+}
+
+// A host that hangs costs the other hosts nothing: their stats still arrive
+// inside the scrape deadline, although every concern waits for all pings.
+func TestHungHostDelaysNoOther(t *testing.T) {
+	var fakes []*dockerfake.Server
+	for range 2 {
+		f, err := dockerfake.Start(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		fakes = append(fakes, f)
+	}
+	exp, _ := startHosts(t, Options{},
+		hostpool.Spec{Name: "hung", Endpoint: fakes[0].Host}, hostpool.Spec{Name: "fine", Endpoint: fakes[1].Host})
+	fakes[0].SetHang(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(exp.Collector(ctx))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 4 // in the recorded dataset
+	got := map[string]int{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			host := ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "host" {
+					host = l.GetValue()
+				}
+			}
+			switch {
+			case mf.GetName() == "docker_host_up":
+				got["up_"+host] = int(m.GetGauge().GetValue())
+			case mf.GetName() == "docker_container_cpu_usage_seconds_total":
+				got["cpu_"+host]++
+			}
+		}
+	}
+	want := map[string]int{"up_hung": 0, "up_fine": 1, "cpu_fine": running}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], v, got)
+		}
+	}
+	if got["cpu_hung"] != 0 {
+		t.Errorf("hung host has %d CPU series", got["cpu_hung"])
 	}
 }
 

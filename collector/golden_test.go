@@ -25,18 +25,25 @@ func startFake(t testing.TB, opts Options) (*Exporter, *dockerfake.Server, *host
 
 func startPool(t testing.TB, fake *dockerfake.Server, opts Options) (*Exporter, *dockerfake.Server, *hostpool.Metrics) {
 	t.Helper()
+	exp, m := startHosts(t, opts, hostpool.Spec{Name: "fake", Endpoint: fake.Host})
+	return exp, fake, m
+}
+
+// startHosts runs a pool of the given hosts and waits for each one's first sync.
+func startHosts(t testing.TB, opts Options, specs ...hostpool.Spec) (*Exporter, *hostpool.Metrics) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := hostpool.NewMetrics(nil)
-	pool, err := hostpool.New([]hostpool.Spec{{Name: "fake", Endpoint: fake.Host}}, hostpool.DefaultOptions, m, log)
+	pool, err := hostpool.New(specs, hostpool.DefaultOptions, m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool.Start(context.Background())
 	t.Cleanup(pool.Stop)
 	deadline := time.Now().Add(10 * time.Second)
-	for !pool.Ready() || !pool.Hosts()[0].Snapshot().StreamUp {
+	for !pool.Ready() || !allStreamsUp(pool) {
 		if time.Now().After(deadline) {
-			t.Fatal("fake host never synced")
+			t.Fatal("fake hosts never synced")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -47,7 +54,16 @@ func startPool(t testing.TB, fake *dockerfake.Server, opts Options) (*Exporter, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return exp, fake, m
+	return exp, m
+}
+
+func allStreamsUp(pool *hostpool.Pool) bool {
+	for _, h := range pool.Hosts() {
+		if !h.Snapshot().StreamUp {
+			return false
+		}
+	}
+	return true
 }
 
 // stableFamilies are every family whose value depends only on the recorded

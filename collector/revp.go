@@ -98,9 +98,19 @@ type probeResult struct {
 	dur time.Duration
 }
 
+// seriesKey identifies a route's series for one domain, or with domain ""
+// its probe series. Two routes of one container can share a port (a flat
+// and a port-indexed route), and so these keys: the first route wins.
+type seriesKey struct {
+	host, container string
+	port            int
+	domain          string
+}
+
 func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
 	var routes []*route
 	claims := map[string]int{}
+	claimed := map[seriesKey]bool{} // a container+port claims a domain once
 	for _, v := range views {
 		if !v.cacheUsable() {
 			continue
@@ -116,7 +126,11 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 				// left behind is not a conflict.
 				if c.Running() {
 					for _, d := range r.Domains {
-						claims[d.Name]++
+						k := seriesKey{v.host.Name, c.Name, r.Port, d.Name}
+						if !claimed[k] {
+							claimed[k] = true
+							claims[d.Name]++
+						}
 					}
 				}
 				n++
@@ -134,8 +148,9 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 	if rc.probe {
 		rc.probeAll(ctx, routes)
 	}
+	emitted := map[seriesKey]bool{}
 	for _, r := range routes {
-		rc.emit(ch, r)
+		rc.emit(ch, r, emitted)
 	}
 	domains := make([]string, 0, len(claims))
 	for d := range claims {
@@ -148,15 +163,25 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 	return nil
 }
 
-func (rc *revpConcern) emit(ch chan<- prometheus.Metric, r *route) {
+// emit sends a route's series, skipping any whose labels an earlier route
+// already used (emitted): a registry rejects the whole scrape otherwise.
+func (rc *revpConcern) emit(ch chan<- prometheus.Metric, r *route, emitted map[seriesKey]bool) {
 	port := strconv.Itoa(r.Port)
 	up := r.container.Running() && r.backend.HostPort != ""
 	if r.probe != nil {
 		up = up && r.probe.ok
-		ch <- prometheus.MustNewConstMetric(revpProbeSuccessDesc, prometheus.GaugeValue, boolToFloat(r.probe.ok), r.host, r.container.Name, port)
-		ch <- prometheus.MustNewConstMetric(revpProbeDurationDesc, prometheus.GaugeValue, r.probe.dur.Seconds(), r.host, r.container.Name, port)
+		if k := (seriesKey{r.host, r.container.Name, r.Port, ""}); !emitted[k] {
+			emitted[k] = true
+			ch <- prometheus.MustNewConstMetric(revpProbeSuccessDesc, prometheus.GaugeValue, boolToFloat(r.probe.ok), r.host, r.container.Name, port)
+			ch <- prometheus.MustNewConstMetric(revpProbeDurationDesc, prometheus.GaugeValue, r.probe.dur.Seconds(), r.host, r.container.Name, port)
+		}
 	}
 	for _, d := range r.Domains {
+		k := seriesKey{r.host, r.container.Name, r.Port, d.Name}
+		if emitted[k] {
+			continue
+		}
+		emitted[k] = true
 		ch <- prometheus.MustNewConstMetric(revpRouteInfoDesc, prometheus.GaugeValue, 1,
 			r.host, r.container.Name, port, d.Name, r.backend.HostPort, r.BackendProto, r.BackendPath,
 			strconv.FormatBool(r.HTTPS), strconv.FormatBool(d.Redirect), strconv.FormatBool(r.Websocket),

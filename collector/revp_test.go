@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,11 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/snadboy/docker-monitor/hostpool"
 )
+
+// inspected is a container as the pool builds it from an inspect result:
+// NetworkSettings.Ports holds the live ports (Docker empties them when the
+// container stops) and HostConfig.PortBindings the configured ones.
+func inspected(name string, state container.ContainerState, live, configured network.PortMap, labels map[string]string) *hostpool.Container {
+	return hostpool.FromInspect(container.InspectResponse{
+		Name:            "/" + name,
+		State:           &container.State{Status: state},
+		Config:          &container.Config{Labels: labels},
+		NetworkSettings: &container.NetworkSettings{Ports: live},
+		HostConfig:      &container.HostConfig{PortBindings: configured},
+	})
+}
 
 // revpViews builds two hosts whose containers carry RevP labels, with the
 // given published ports, as the cache would hold them.
@@ -24,9 +40,12 @@ func revpViews(published map[string][]string, backend string) []*hostView {
 		"snadboy.revp.80.https":    "maybe",
 		"snadboy.revp.9000.domain": "admin.example.com",
 	}}
-	stopped := &hostpool.Container{Name: "old-web", State: "exited", Published: published, Labels: map[string]string{
+	// Stopped: Docker reports no live ports, only the configured bindings.
+	stopped := inspected("old-web", container.StateExited, nil, network.PortMap{
+		network.MustParsePort("80/tcp"): {{HostPort: "8000"}, {HostPort: "8000"}},
+	}, map[string]string{
 		"snadboy.revp.80.domain": "shop.example.com",
-	}}
+	})
 	other := &hostpool.Container{Name: "api", State: "running", Published: map[string][]string{"8080/tcp": {"18080"}}, Labels: map[string]string{
 		"snadboy.revp.domain":         "api.example.com",
 		"snadboy.revp.container-port": "8080",
@@ -49,6 +68,152 @@ func TestRevPMetrics(t *testing.T) {
 	rc := newRevPConcern(Options{})
 	views := revpViews(map[string][]string{"80/tcp": {"8000", "8000"}}, "192.0.2.10")
 	compareGolden(t, collectRevP(rc, views), "revp.prom")
+
+	// The stopped old-web has no live ports: its route resolves through its
+	// port bindings, without a port_not_published (the golden file shows it
+	// has no revp_label_errors at all).
+	if got := views[0].snap.Containers[0]; got.Name != "old-web" || got.Running() || len(got.Published["80/tcp"]) == 0 {
+		t.Fatalf("old-web: %+v", got)
+	}
+	want := `
+# HELP revp_route_info A RevP route, one series per domain: where it sends traffic and how; always 1.
+# TYPE revp_route_info gauge
+revp_route_info{backend_path="/",backend_scheme="http",cloudflare_tunnel="false",container="old-web",domain="shop.example.com",grammar="port",host="h1",host_port="8000",https="true",port="80",redirect="true",websocket="false"} 1
+`
+	oldWeb := []*hostView{{host: views[0].host, up: true, snap: hostpool.Snapshot{Synced: true, Containers: views[0].snap.Containers[:1]}}}
+	if err := testutil.CollectAndCompare(collectRevP(rc, oldWeb), strings.NewReader(want), "revp_route_info", "revp_label_errors"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A stopped container's route resolves through its configured port bindings,
+// since Docker empties the live ports on stop. A binding to a random host
+// port is published on a port not known yet: host_port="" without a
+// problem. A running container uses its live ports only.
+func TestRevPStoppedContainerPorts(t *testing.T) {
+	labels := map[string]string{"snadboy.revp.80.domain": "a.example.com"}
+	bound := func(hostPort string) network.PortMap {
+		return network.PortMap{network.MustParsePort("80/tcp"): {{HostPort: hostPort}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		c        *hostpool.Container
+		hostPort string
+		errors   string // revp_label_errors lines
+	}{
+		{name: "exited, fixed binding", c: inspected("c", container.StateExited, nil, bound("8000"), labels), hostPort: "8000"},
+		{name: "exited, empty live ports", c: inspected("c", container.StateExited, network.PortMap{}, bound("8000"), labels), hostPort: "8000"},
+		{name: "exited, random host port", c: inspected("c", container.StateExited, nil, bound(""), labels), hostPort: ""},
+		{name: "created, random host port (0)", c: inspected("c", container.StateCreated, nil, bound("0"), labels), hostPort: ""},
+		{name: "exited, no binding", c: inspected("c", container.StateExited, nil, nil, labels), hostPort: "",
+			errors: `revp_label_errors{container="c",host="h",reason="port_not_published"} 1`},
+		{name: "running uses live ports only", c: inspected("c", container.StateRunning, nil, bound("8000"), labels), hostPort: "",
+			errors: `revp_label_errors{container="c",host="h",reason="port_not_published"} 1`},
+		{name: "running, live port", c: inspected("c", container.StateRunning, bound("9000"), bound(""), labels), hostPort: "9000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			views := []*hostView{{host: &hostpool.Host{Name: "h"}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{tc.c}}}}
+			want := `
+# HELP revp_route_info A RevP route, one series per domain: where it sends traffic and how; always 1.
+# TYPE revp_route_info gauge
+revp_route_info{backend_path="/",backend_scheme="http",cloudflare_tunnel="false",container="c",domain="a.example.com",grammar="port",host="h",host_port="` + tc.hostPort + `",https="true",port="80",redirect="true",websocket="false"} 1
+`
+			if tc.errors != "" {
+				want = `
+# HELP revp_label_errors Problems with a container's RevP labels, by reason; absent when there are none.
+# TYPE revp_label_errors gauge
+` + tc.errors + want
+			}
+			if err := testutil.CollectAndCompare(collectRevP(newRevPConcern(Options{}), views), strings.NewReader(want),
+				"revp_route_info", "revp_label_errors"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Label sets that used to make two series with the same labels, which
+// fails the whole scrape. Gather must succeed, with the first one winning.
+func TestRevPDuplicateSeries(t *testing.T) {
+	const pre = "snadboy.revp."
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, srvPort, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	info := func(domain, redirect, grammar string) string {
+		return `revp_route_info{backend_path="/",backend_scheme="http",cloudflare_tunnel="false",container="c",domain="` + domain +
+			`",grammar="` + grammar + `",host="h",host_port="` + srvPort + `",https="true",port="80",redirect="` + redirect + `",websocket="false"} 1` + "\n"
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		probe  bool
+		want   string // the families below, without HELP and TYPE
+	}{
+		{name: "same domain after lower-casing",
+			labels: map[string]string{pre + "80.domain": "a.example.com,A.example.com"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 1\n" + info("a.example.com", "true", "port") +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n"},
+		{name: "same domain, redirect and noredirect",
+			labels: map[string]string{pre + "80.domain": "a.example.com:redirect,a.example.com:noredirect"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 1\n" + info("a.example.com", "true", "port") +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n"},
+		{name: "flat and port-indexed on one port, same domain",
+			labels: map[string]string{pre + "domain": "a.example.com", pre + "80.domain": "a.example.com"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 1\n" + info("a.example.com", "true", "port") +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n"},
+		{name: "flat and port-indexed on one port, different domains",
+			labels: map[string]string{pre + "domain": "b.example.com", pre + "80.domain": "a.example.com"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 1\nrevp_domain_claims{domain=\"b.example.com\"} 1\n" +
+				info("a.example.com", "true", "port") + info("b.example.com", "true", "flat") +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n" +
+				"revp_route_up{container=\"c\",domain=\"b.example.com\",host=\"h\",port=\"80\"} 1\n"},
+		{name: "flat and port-indexed on one port, each with a health path", probe: true,
+			labels: map[string]string{pre + "domain": "b.example.com", pre + "health-check.path": "/flat",
+				pre + "80.domain": "a.example.com", pre + "80.health": "/port"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 1\nrevp_domain_claims{domain=\"b.example.com\"} 1\n" +
+				info("a.example.com", "true", "port") + info("b.example.com", "true", "flat") +
+				"revp_route_probe_success{container=\"c\",host=\"h\",port=\"80\"} 1\n" +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n" +
+				"revp_route_up{container=\"c\",domain=\"b.example.com\",host=\"h\",port=\"80\"} 1\n"},
+		{name: "two ports of one container claim a domain twice",
+			labels: map[string]string{pre + "80.domain": "a.example.com", pre + "8080.domain": "a.example.com"},
+			want: "revp_domain_claims{domain=\"a.example.com\"} 2\n" + info("a.example.com", "true", "port") +
+				strings.Replace(info("a.example.com", "true", "port"), `port="80"`, `port="8080"`, 1) +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"80\"} 1\n" +
+				"revp_route_up{container=\"c\",domain=\"a.example.com\",host=\"h\",port=\"8080\"} 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &hostpool.Container{Name: "c", State: "running", Labels: tc.labels,
+				Published: map[string][]string{"80/tcp": {srvPort}, "8080/tcp": {srvPort}}}
+			views := []*hostView{{host: &hostpool.Host{Name: "h", BackendHost: "127.0.0.1"}, up: true,
+				snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
+			rc := newRevPConcern(Options{RevPProbe: tc.probe, RevPProbeTimeout: 2 * time.Second})
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(collectRevP(rc, views))
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			var got strings.Builder
+			for _, mf := range mfs {
+				switch mf.GetName() {
+				case "revp_domain_claims", "revp_route_info", "revp_route_up", "revp_route_probe_success":
+				default:
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					var labels []string
+					for _, lp := range m.GetLabel() {
+						labels = append(labels, lp.GetName()+"=\""+lp.GetValue()+"\"")
+					}
+					fmt.Fprintf(&got, "%s{%s} %g\n", mf.GetName(), strings.Join(labels, ","), m.GetGauge().GetValue())
+				}
+			}
+			if got.String() != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got.String(), tc.want)
+			}
+		})
+	}
 }
 
 // With --revp.probe, a route is up only when its health path answers.

@@ -135,7 +135,7 @@ func TestLoadValid(t *testing.T) {
 
 func TestLoadInvalid(t *testing.T) {
 	t.Setenv("HOME", home)
-	for file, want := range map[string]string{
+	table := map[string]string{
 		"bool":                   `:4: host "web": enabled "maybe" is not true or false`,
 		"cert-path-missing-dir":  `:6: host "web": tcp.cert_path "testdata/no-such-certs": no such file or directory`,
 		"cert-path-missing-file": `:6: host "web": tcp.cert_path "testdata/keys": ca.pem: no such file or directory`,
@@ -173,7 +173,8 @@ func TestLoadInvalid(t *testing.T) {
 		"unknown-field":          `:4: host "web": unknown field "colour"`,
 		"unknown-ssh-field":      `:6: host "web": unknown field "ssh.password"`,
 		"unknown-top-field":      `:1: unknown field "host"`,
-	} {
+	}
+	for file, want := range table {
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("testdata", "invalid-"+file+".yml")
 			hosts, err := Load(path)
@@ -190,8 +191,11 @@ func TestLoadInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 37 {
-		t.Errorf("%d invalid-*.yml files, %d in the table: add the new ones", len(files), 37)
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "invalid-"), ".yml")
+		if _, ok := table[name]; !ok {
+			t.Errorf("%s has no expected error in the table", f)
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"golang.org/x/crypto/ssh"
 )
 
 // newClient builds a Docker API client whose transport we own, so that every
@@ -76,7 +77,8 @@ func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger, closed *at
 		DisableCompression:  true,
 	}
 	hc := &http.Client{
-		Transport:     &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name, pool: opts.pool, closed: closed},
+		Transport: &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name,
+			slots: make(chan struct{}, maxConns), pool: opts.pool, closed: closed},
 		CheckRedirect: client.CheckRedirect,
 	}
 	copts := []client.Opt{client.WithHost(spec.clientHost()), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
@@ -154,25 +156,33 @@ func (c *countedConn) Close() error {
 // timedTransport observes the time to response headers: for streaming
 // endpoints (events) that is the time to open the stream, which is what a
 // slow daemon shows up in. While a request waits for its headers it also
-// holds a slot of the pool that all hosts share (connection_pool_size); the
-// event stream, which never ends, is left out of it.
+// holds a slot of its host (max_connections_per_host) and then one of the
+// pool that all hosts share (connection_pool_size); the event stream, which
+// never ends, is left out of both. The host's slot comes first, so requests
+// queued behind a slow host wait without holding shared slots.
 type timedTransport struct {
-	base http.RoundTripper
-	hist *prometheus.HistogramVec
-	host string
-	pool chan struct{} // nil: unbounded
+	base  http.RoundTripper
+	hist  *prometheus.HistogramVec
+	host  string
+	slots chan struct{} // this host's; nil: unbounded
+	pool  chan struct{} // all hosts'; nil: unbounded
 	// closed stops observations once the host has left the pool.
 	closed *atomic.Bool
 }
 
 func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	endpoint := Endpoint(req.URL.Path)
-	if t.pool != nil && endpoint != "events" {
-		select {
-		case t.pool <- struct{}{}:
-			defer func() { <-t.pool }()
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
+	if endpoint != "events" {
+		for _, sem := range []chan struct{}{t.slots, t.pool} {
+			if sem == nil {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
 		}
 	}
 	start := time.Now()
@@ -227,6 +237,8 @@ func Reason(err error) string {
 		recordErr tls.RecordHeaderError
 		authority x509.UnknownAuthorityError
 		hostname  x509.HostnameError
+		// channelErr is an SSH server's refusal to open a channel.
+		channelErr *ssh.OpenChannelError
 	)
 	switch {
 	case err == nil:
@@ -240,8 +252,11 @@ func Reason(err error) string {
 		return "tls"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-		// A unix socket that is gone (daemon stopped) is a refusal too.
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT), errors.As(err, &channelErr):
+		// A unix socket that is gone (daemon stopped) is a refusal too, and
+		// so is an SSH server refusing a channel to the remote socket: OpenSSH
+		// answers the same whether the remote daemon is down or forwarding
+		// is forbidden.
 		return "refused"
 	case errors.Is(err, os.ErrPermission):
 		return "permission"

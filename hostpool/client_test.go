@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestEndpoint(t *testing.T) {
@@ -97,5 +100,46 @@ func TestDialErrorsReason(t *testing.T) {
 	}
 	if got := h.dialErrs.reason(errors.Unwrap(err)); got != "refused" {
 		t.Errorf("reason = %q, want refused (err: %v)", got, err)
+	}
+}
+
+type blockingRoundTripper struct{ release chan struct{} }
+
+func (b blockingRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case <-b.release:
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+}
+
+// Requests queued behind a host that does not answer wait for that host's
+// slots, not the pool's, so another host still gets through.
+func TestStuckHostLeavesPoolSlots(t *testing.T) {
+	hist := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "h"}, []string{"host", "endpoint"})
+	pool := make(chan struct{}, 2)
+	var closed atomic.Bool
+	stuck := &timedTransport{base: blockingRoundTripper{make(chan struct{})}, hist: hist, host: "stuck",
+		slots: make(chan struct{}, 1), pool: pool, closed: &closed}
+	fine := make(chan struct{})
+	close(fine)
+	other := &timedTransport{base: blockingRoundTripper{fine}, hist: hist, host: "other",
+		slots: make(chan struct{}, 1), pool: pool, closed: &closed}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 3 {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://stuck/v1.41/containers/x/stats", nil)
+			_, _ = stuck.RoundTrip(req)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue
+	octx, ocancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ocancel()
+	req, _ := http.NewRequestWithContext(octx, http.MethodGet, "http://other/v1.41/_ping", nil)
+	if _, err := other.RoundTrip(req); err != nil {
+		t.Fatalf("other host's request: %v (the stuck host holds the shared pool)", err)
 	}
 }

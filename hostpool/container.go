@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // States lists every container state Docker reports, in lifecycle order; the
@@ -33,7 +34,9 @@ type Container struct {
 	FinishedAt     time.Time
 	ComposeProject string
 	ComposeService string
-	// Published maps "80/tcp" to the host ports Docker publishes it on.
+	// Published maps "80/tcp" to the host ports Docker publishes it on. A
+	// container that is not running has its configured bindings, where ""
+	// is a host port Docker picks at start (unknown until then).
 	Published map[string][]string
 }
 
@@ -56,13 +59,8 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.ComposeProject = in.Config.Labels["com.docker.compose.project"]
 		c.ComposeService = in.Config.Labels["com.docker.compose.service"]
 	}
-	if ns := in.NetworkSettings; ns != nil && len(ns.Ports) > 0 {
-		c.Published = make(map[string][]string, len(ns.Ports))
-		for port, bindings := range ns.Ports {
-			for _, b := range bindings {
-				c.Published[port.String()] = append(c.Published[port.String()], b.HostPort)
-			}
-		}
+	if ns := in.NetworkSettings; ns != nil {
+		c.Published = publishedPorts(ns.Ports, false)
 	}
 	if s := in.State; s != nil {
 		c.State = string(s.Status)
@@ -75,7 +73,40 @@ func fromInspect(in container.InspectResponse) *Container {
 			c.FailingStreak = s.Health.FailingStreak
 		}
 	}
+	// Docker empties NetworkSettings.Ports when a container stops; what it
+	// will publish is still in HostConfig.PortBindings.
+	if len(c.Published) == 0 && !c.Running() && in.HostConfig != nil {
+		c.Published = publishedPorts(in.HostConfig.PortBindings, true)
+	}
 	return c
+}
+
+// FromInspect builds the cached view of a container from its inspect
+// result, as the pool does.
+func FromInspect(in container.InspectResponse) *Container {
+	return fromInspect(in)
+}
+
+// publishedPorts turns a port map into Published, keeping only ports with at
+// least one binding. For configured bindings (HostConfig.PortBindings), a
+// host port that Docker picks when the container starts (empty, "0", or a
+// range) is not known yet and is kept as "": the port is published, on an
+// unknown host port.
+func publishedPorts(ports network.PortMap, configured bool) map[string][]string {
+	var out map[string][]string
+	for port, bindings := range ports {
+		for _, b := range bindings {
+			hp := b.HostPort
+			if configured && (hp == "0" || strings.Contains(hp, "-")) {
+				hp = ""
+			}
+			if out == nil {
+				out = make(map[string][]string, len(ports))
+			}
+			out[port.String()] = append(out[port.String()], hp)
+		}
+	}
+	return out
 }
 
 // parseTime turns Docker's RFC 3339 timestamps into times; Docker writes

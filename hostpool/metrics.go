@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"host", "endpoint"}),
 		ConnectionErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docker_monitor_connection_errors_total",
-			Help: "Failed Docker API calls and event-stream breaks, by host and reason (timeout, refused, unreachable, permission, reset, api, other).",
+			Help: "Failed Docker API calls and event-stream breaks, by host and reason (timeout, refused, unreachable, permission, reset, auth, host_key, tls, api, other).",
 		}, []string{"host", "reason"}),
 		ContainersDiscovered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docker_monitor_containers_discovered_total",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // SSHSpec says how to reach a daemon over SSH.
@@ -48,10 +46,14 @@ type sshDialer struct {
 	spec SSHSpec
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	client   *ssh.Client
-	stdio    bool // streamlocal was refused; use dial-stdio from now on
-	stopKeep chan struct{}
+	mu     sync.Mutex
+	client *ssh.Client
+	// stdio: in mode auto, streamlocal was refused and dial-stdio worked
+	// instead, at stdioSince. See useStreamlocal for why it does not last.
+	stdio       bool
+	stdioSince  time.Time
+	stdioLogged bool
+	stopKeep    chan struct{}
 	// stdioSlots bounds dial-stdio sessions: OpenSSH allows 10 per
 	// connection (MaxSessions), and each API connection is one session.
 	stdioSlots chan struct{}
@@ -75,8 +77,12 @@ func newSSHDialer(spec SSHSpec, log *slog.Logger) *sshDialer {
 	if spec.HostKeyPolicy == "insecure" {
 		log.Warn("SSH host key verification is off (host_key_policy: insecure): anyone between here and the host can impersonate it")
 	}
-	return &sshDialer{spec: spec, log: log, stdio: spec.Mode == "dial-stdio", stdioSlots: make(chan struct{}, 9)}
+	return &sshDialer{spec: spec, log: log, stdioSlots: make(chan struct{}, 9)}
 }
+
+// stdioRetry is how long mode auto keeps using dial-stdio before it tries
+// streamlocal again.
+var stdioRetry = 5 * time.Minute
 
 // dial opens one connection to the remote Docker socket.
 func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
@@ -84,35 +90,78 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !d.useStreamlocal() {
+		return d.dialStdio(ctx, c)
+	}
+	conn, err := c.DialContext(ctx, "unix", d.spec.RemoteSocket)
+	if err == nil {
+		return conn, nil
+	}
+	openErr := fmt.Errorf("ssh %s: open %s: %w", d.spec.Addr, d.spec.RemoteSocket, err)
+	var oce *ssh.OpenChannelError
+	if !errors.As(err, &oce) {
+		// Not a refusal by the server: the SSH connection itself is broken.
+		d.reset(c)
+		return nil, openErr
+	}
+	if d.spec.Mode != "auto" {
+		return nil, openErr
+	}
+	conn, serr := d.dialStdio(ctx, c)
+	if serr != nil {
+		// The refusal may just as well mean the remote daemon is down:
+		// report that, not the fallback's failure.
+		return nil, fmt.Errorf("%w (dial-stdio fallback failed too: %v)", openErr, serr)
+	}
 	d.mu.Lock()
-	stdio := d.stdio
+	first := !d.stdioLogged
+	if d.client == c {
+		d.stdio, d.stdioSince, d.stdioLogged = true, time.Now(), true
+	}
 	d.mu.Unlock()
-	if !stdio {
-		conn, err := c.DialContext(ctx, "unix", d.spec.RemoteSocket)
-		if err == nil {
-			return conn, nil
-		}
-		var oce *ssh.OpenChannelError
-		if !errors.As(err, &oce) || d.spec.Mode != "auto" {
-			d.reset(c)
-			return nil, fmt.Errorf("ssh %s: open %s: %w", d.spec.Addr, d.spec.RemoteSocket, err)
-		}
-		d.log.Info("SSH server refuses socket forwarding; using `docker system dial-stdio` on the remote", "reason", oce.Message)
-		d.mu.Lock()
-		d.stdio = true
-		d.mu.Unlock()
-	}
-	select {
-	case d.stdioSlots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	conn, err := d.dialStdio(c)
-	if err != nil {
-		<-d.stdioSlots
-		return nil, err
+	msg := "SSH server refuses socket forwarding; using `docker system dial-stdio` on the remote"
+	if first {
+		d.log.Info(msg, "addr", d.spec.Addr, "reason", oce.Message)
+	} else {
+		d.log.Debug(msg, "addr", d.spec.Addr, "reason", oce.Message)
 	}
 	return conn, nil
+}
+
+// useStreamlocal says whether to open the remote socket with
+// direct-streamlocal rather than dial-stdio.
+//
+// In mode auto the switch to dial-stdio must not be for good. OpenSSH
+// answers a refused direct-streamlocal the same way ("open failed",
+// administratively prohibited) whether the server forbids forwarding or the
+// remote socket is just missing because dockerd is restarting, so a refusal
+// proves nothing lasting. The choice therefore ends with the SSH connection
+// (reset), with a dial-stdio session that ends before answering (the
+// daemon is unreachable that way too; see stdioConn), and after stdioRetry,
+// so a host whose daemon was briefly down gets back to streamlocal, which
+// needs no docker CLI on the remote and is not bounded by MaxSessions. On a
+// server that does forbid forwarding, all this costs one refused channel
+// open now and then.
+func (d *sshDialer) useStreamlocal() bool {
+	switch d.spec.Mode {
+	case "dial-stdio":
+		return false
+	case "streamlocal":
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stdio && time.Since(d.stdioSince) >= stdioRetry {
+		d.stdio = false
+	}
+	return !d.stdio
+}
+
+// stdioFailed drops the auto-mode choice of dial-stdio.
+func (d *sshDialer) stdioFailed() {
+	d.mu.Lock()
+	d.stdio = false
+	d.mu.Unlock()
 }
 
 // connect returns the live SSH connection, dialling one if needed.
@@ -139,6 +188,19 @@ func (d *sshDialer) connect(ctx context.Context) (*ssh.Client, error) {
 	sc, chans, reqs, err := ssh.NewClientConn(raw, d.spec.Addr, cfg)
 	if err != nil {
 		raw.Close()
+		var ane *ssh.AlgorithmNegotiationError
+		if errors.As(err, &ane) && ane.What == "host key" && len(cfg.HostKeyAlgorithms) > 0 {
+			// Offering only the key types known_hosts records (see
+			// knownHostKeyAlgorithms) turns a host that now has other keys
+			// into a failed negotiation: it is a host key mismatch.
+			if d.firstRejection("types:" + strings.Join(ane.RequestedAlgorithms, ",")) {
+				d.log.Error("SSH host key MISMATCH: the host offers no key of a type known_hosts records for it. "+
+					"If the host was reinstalled, remove its line from known_hosts (ssh-keygen -R) and reconnect; otherwise someone may be impersonating it",
+					"addr", d.spec.Addr, "known_hosts", d.spec.KnownHosts, "recorded", cfg.HostKeyAlgorithms, "offered", ane.RequestedAlgorithms)
+			}
+			return nil, fmt.Errorf("%w: %s offers no host key of a type %s records for it (offered %s)",
+				ErrHostKey, d.spec.Addr, d.spec.KnownHosts, strings.Join(ane.RequestedAlgorithms, ","))
+		}
 		return nil, classifySSH(err)
 	}
 	_ = raw.SetDeadline(time.Time{})
@@ -190,6 +252,7 @@ func (d *sshDialer) reset(c *ssh.Client) {
 		close(d.stopKeep)
 		d.client.Close()
 		d.client = nil
+		d.stdio = false // a new connection tries streamlocal again (see useStreamlocal)
 	}
 }
 
@@ -230,11 +293,11 @@ func (d *sshDialer) clientConfig() (*ssh.ClientConfig, error) {
 		pw := strings.TrimRight(string(b), "\r\n")
 		auth = append(auth, ssh.Password(pw))
 	}
-	hk, err := d.hostKeyCallback()
+	hk, algos, err := d.hostKeyCallback()
 	if err != nil {
 		return nil, err
 	}
-	return &ssh.ClientConfig{User: d.spec.User, Auth: auth, HostKeyCallback: hk, Timeout: d.spec.Timeout}, nil
+	return &ssh.ClientConfig{User: d.spec.User, Auth: auth, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: d.spec.Timeout}, nil
 }
 
 func loadKey(keyFile, passphraseFile string) (ssh.Signer, error) {
@@ -244,6 +307,10 @@ func loadKey(keyFile, passphraseFile string) (ssh.Signer, error) {
 	}
 	if passphraseFile == "" {
 		s, err := ssh.ParsePrivateKey(key)
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, fmt.Errorf("key_file is encrypted and no ssh.passphrase_file is set: %w", ErrAuth)
+		}
 		if err != nil {
 			// Never echo the key: the parse error text is generic.
 			return nil, fmt.Errorf("parse key_file %s: %w", keyFile, err)
@@ -261,61 +328,6 @@ func loadKey(keyFile, passphraseFile string) (ssh.Signer, error) {
 	return s, nil
 }
 
-func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, error) {
-	if d.spec.HostKeyPolicy == "insecure" {
-		return ssh.InsecureIgnoreHostKey(), nil //nolint:gosec // explicit opt-in, warned about
-	}
-	path := d.spec.KnownHosts
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && d.spec.HostKeyPolicy == "accept-new" {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			f.Close()
-		}
-	}
-	check, err := knownhosts.New(path)
-	if err != nil {
-		return nil, fmt.Errorf("known_hosts %s: %w", path, err)
-	}
-	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := check(hostname, remote, key)
-		var ke *knownhosts.KeyError
-		if err == nil || !errors.As(err, &ke) {
-			return err
-		}
-		fp := ssh.FingerprintSHA256(key)
-		d.rejectMu.Lock()
-		first := d.lastRejected != fp
-		d.lastRejected = fp
-		d.rejectMu.Unlock()
-		logErr := func(msg string, args ...any) {
-			if first {
-				d.log.Error(msg, args...)
-			}
-		}
-		if len(ke.Want) > 0 {
-			logErr("SSH host key MISMATCH: the host presents a different key than known_hosts records. "+
-				"If the host was reinstalled, remove its line from known_hosts (ssh-keygen -R) and reconnect; otherwise someone may be impersonating it",
-				"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
-			return fmt.Errorf("%w: key %s for %s does not match %s", ErrHostKey, fp, hostname, path)
-		}
-		if d.spec.HostKeyPolicy == "accept-new" {
-			line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key)
-			f, werr := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
-			if werr == nil {
-				_, werr = fmt.Fprintln(f, line)
-				f.Close()
-			}
-			if werr != nil {
-				return fmt.Errorf("record new host key in %s: %w", path, werr)
-			}
-			d.log.Info("recorded new SSH host key (host_key_policy: accept-new)", "addr", d.spec.Addr, "key", fp, "known_hosts", path)
-			return nil
-		}
-		logErr("SSH host key unknown: add it to known_hosts (ssh-keyscan -p PORT HOST >> known_hosts, after checking the fingerprint) or set host_key_policy: accept-new",
-			"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
-		return fmt.Errorf("%w: no key for %s in %s (presented %s)", ErrHostKey, hostname, path, fp)
-	}, nil
-}
-
 // classifySSH marks handshake failures so that Reason can tell host key
 // from authentication problems.
 func classifySSH(err error) error {
@@ -327,59 +339,3 @@ func classifySSH(err error) error {
 	}
 	return err
 }
-
-// dialStdio runs `docker system dial-stdio` on the remote and uses its
-// stdin and stdout as the connection.
-func (d *sshDialer) dialStdio(c *ssh.Client) (net.Conn, error) {
-	sess, err := c.NewSession()
-	if err != nil {
-		d.reset(c)
-		return nil, fmt.Errorf("ssh %s: session: %w", d.spec.Addr, err)
-	}
-	stdin, err := sess.StdinPipe()
-	if err != nil {
-		sess.Close()
-		return nil, err
-	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		sess.Close()
-		return nil, err
-	}
-	cmd := "docker system dial-stdio"
-	if d.spec.RemoteSocket != "/var/run/docker.sock" {
-		cmd = "docker -H unix://" + d.spec.RemoteSocket + " system dial-stdio"
-	}
-	if err := sess.Start(cmd); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("ssh %s: %s: %w", d.spec.Addr, cmd, err)
-	}
-	return &stdioConn{sess: sess, r: stdout, w: stdin, local: c.LocalAddr(), remote: c.RemoteAddr(),
-		release: func() { <-d.stdioSlots }}, nil
-}
-
-// stdioConn is a net.Conn over a remote command's stdin and stdout.
-type stdioConn struct {
-	sess          *ssh.Session
-	r             io.Reader
-	w             io.WriteCloser
-	local, remote net.Addr
-	once          sync.Once
-	release       func()
-}
-
-func (c *stdioConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
-func (c *stdioConn) Write(p []byte) (int, error) { return c.w.Write(p) }
-func (c *stdioConn) Close() error {
-	c.once.Do(func() {
-		c.w.Close()
-		c.sess.Close()
-		c.release()
-	})
-	return nil
-}
-func (c *stdioConn) LocalAddr() net.Addr              { return c.local }
-func (c *stdioConn) RemoteAddr() net.Addr             { return c.remote }
-func (c *stdioConn) SetDeadline(time.Time) error      { return nil }
-func (c *stdioConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *stdioConn) SetWriteDeadline(time.Time) error { return nil }

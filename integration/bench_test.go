@@ -111,7 +111,13 @@ func setupBench(b *testing.B) {
 	for i := 0; i < benchContainers; i++ {
 		d.Docker(b, "run", "-d", "--name", fmt.Sprintf("bench-%02d", i), "--network", d.Network(b), d.Image(b))
 	}
-	e, err := testlab.LaunchExporter(testlab.ExporterBinary(b), nil, "--docker.host="+d.Host)
+	// DOCKER_MONITOR_BENCH_BINARY compares another build (an older commit)
+	// under the same daemon and containers.
+	bin := os.Getenv("DOCKER_MONITOR_BENCH_BINARY")
+	if bin == "" {
+		bin = testlab.ExporterBinary(b)
+	}
+	e, err := testlab.LaunchExporter(bin, nil, "--docker.host="+d.Host)
 	if err != nil {
 		benchLab.err = err
 		return

@@ -87,14 +87,14 @@ func scrapeURL(t *testing.T, url string) metrics {
 	return scrapeWithTimeout(t, url, "10")
 }
 
-// scrapeWithTimeout scrapes as Prometheus with scrape_timeout seconds does;
-// the client gives up two seconds after that.
+// scrapeWithTimeout scrapes as Prometheus with scrape_timeout seconds does,
+// and gives up when that timeout is over, as Prometheus would.
 func scrapeWithTimeout(t *testing.T, url, seconds string) metrics {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", seconds)
 	limit, _ := time.ParseDuration(seconds + "s")
-	ctx, cancel := context.WithTimeout(context.Background(), limit+2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	req = req.WithContext(ctx)
 	resp, err := http.DefaultClient.Do(req)

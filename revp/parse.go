@@ -290,9 +290,12 @@ func (p *parser) port(dst *int, key, v string) {
 }
 
 // domains splits a comma-separated list: entries trimmed, empty ones
-// skipped, each optionally ending in :redirect or :noredirect.
+// skipped, each optionally ending in :redirect or :noredirect. A name that
+// repeats an earlier entry of the list (names are lower-cased, so case does
+// not matter) is dropped: the first entry wins, with its redirect mode.
 func (p *parser) domains(key, v string) []Domain {
 	var out []Domain
+	seen := map[string]bool{}
 	for _, entry := range strings.Split(v, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -315,6 +318,10 @@ func (p *parser) domains(key, v string) []Domain {
 			p.problem(BadDomain, key, fmt.Sprintf("%q: %v", entry, err))
 			continue
 		}
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
 		out = append(out, d)
 	}
 	return out

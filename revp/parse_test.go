@@ -146,10 +146,17 @@ func TestParseRules(t *testing.T) {
 	}{
 		{name: "defaults", labels: map[string]string{pre + "80.domain": "a.example.com"}, published: Published{"80/tcp": {"8000"}}, routes: 1,
 			check: func(t *testing.T, r []resolvedRoute) {
-				want := defaultRoute(PortIndexed, 80)
-				want.Domains = []Domain{{"a.example.com", true}}
-				if !reflect.DeepEqual(r[0].Route, *want) {
-					t.Errorf("got %+v\nwant %+v", r[0].Route, *want)
+				// The defaults the issue names, written out: not defaultRoute(),
+				// which would pass whatever it returns.
+				want := Route{
+					Grammar: "port", Port: 80, Domains: []Domain{{Name: "a.example.com", Redirect: true}},
+					BackendProto: "http", BackendPath: "/", ForceSSL: true, Websocket: false,
+					CloudflareTunnel: false, TunnelDomain: "", HTTPS: true, RedirectHTTPS: true,
+					CertResolver: "letsencrypt", InsecureSkipVerify: false, PassHostHeader: true,
+					Health: "", Info: "", Notify: true, NotifyPriority: 5,
+				}
+				if !reflect.DeepEqual(r[0].Route, want) {
+					t.Errorf("got %+v\nwant %+v", r[0].Route, want)
 				}
 				if r[0].Backend != (Backend{Address: "192.0.2.10", HostPort: "8000"}) {
 					t.Errorf("backend %+v", r[0].Backend)
@@ -161,6 +168,29 @@ func TestParseRules(t *testing.T) {
 				want := []Domain{{"a.example.com", false}, {"b.example.com", true}, {"*.wild.example.com", true}}
 				if !reflect.DeepEqual(r[0].Domains, want) {
 					t.Errorf("domains %+v", r[0].Domains)
+				}
+			}},
+		{name: "repeated domain counts once, case-insensitively", labels: map[string]string{
+			pre + "80.domain": "a.example.com,A.example.com, b.example.com,a.EXAMPLE.com:noredirect"}, published: Published{"80/tcp": {"1"}}, routes: 1,
+			check: func(t *testing.T, r []resolvedRoute) {
+				want := []Domain{{"a.example.com", true}, {"b.example.com", true}}
+				if !reflect.DeepEqual(r[0].Domains, want) {
+					t.Errorf("domains %+v", r[0].Domains)
+				}
+			}},
+		{name: "repeated domain, the first redirect mode wins", labels: map[string]string{
+			pre + "80.domain": "a.example.com:noredirect,a.example.com:redirect", pre + "domain": "b.example.com:redirect,B.example.com:noredirect"},
+			published: Published{"80/tcp": {"1"}}, routes: 2,
+			problems: []string{`mixed_grammars: both port-indexed and flat RevP labels; both are routed`},
+			check: func(t *testing.T, r []resolvedRoute) {
+				if !reflect.DeepEqual(r[0].Domains, []Domain{{"a.example.com", false}}) || !reflect.DeepEqual(r[1].Domains, []Domain{{"b.example.com", true}}) {
+					t.Errorf("domains %+v, %+v", r[0].Domains, r[1].Domains)
+				}
+			}},
+		{name: "published on an unknown host port", labels: map[string]string{pre + "80.domain": "a.example.com"}, published: Published{"80/tcp": {""}}, routes: 1,
+			check: func(t *testing.T, r []resolvedRoute) {
+				if r[0].Backend.HostPort != "" {
+					t.Errorf("host port %q, want empty", r[0].Backend.HostPort)
 				}
 			}},
 		{name: "booleans in any case", labels: map[string]string{pre + "80.domain": "a.example.com", pre + "80.force-ssl": "FALSE",
@@ -216,8 +246,18 @@ func TestParseRules(t *testing.T) {
 		{name: "flat defaults and additional labels", labels: map[string]string{pre + "domain": "a.example.com", pre + "team": "infra"},
 			published: Published{"80/tcp": {"8080"}}, routes: 1,
 			check: func(t *testing.T, r []resolvedRoute) {
-				if r[0].Grammar != Flat || r[0].Port != 80 || r[0].BackendHost != "localhost" || r[0].AdditionalLabels["team"] != "infra" {
-					t.Errorf("%+v", r[0].Route)
+				want := Route{
+					Grammar: "flat", Port: 80, Domains: []Domain{{Name: "a.example.com", Redirect: true}},
+					BackendHost: "localhost", BackendProto: "http", BackendPath: "/", StripPrefix: false,
+					ForceSSL: true, Websocket: false,
+					// Not settable in this grammar; exported as these defaults.
+					HTTPS: true, CloudflareTunnel: false,
+					// Port-indexed only; not exported.
+					RedirectHTTPS: true, CertResolver: "letsencrypt", PassHostHeader: true, Notify: true, NotifyPriority: 5,
+					AdditionalLabels: map[string]string{"team": "infra"},
+				}
+				if !reflect.DeepEqual(r[0].Route, want) {
+					t.Errorf("got %+v\nwant %+v", r[0].Route, want)
 				}
 			}},
 		{name: "flat backend-host elsewhere", labels: map[string]string{pre + "domain": "a.example.com", pre + "backend-host": "10.0.0.5", pre + "backend-port": "3000"},
@@ -265,12 +305,14 @@ func TestPrefix(t *testing.T) {
 	}
 }
 
-// FuzzParse: any label set parses without panicking, and the result does
-// not depend on the order in which the map is built or walked.
+// FuzzParse: any label set parses without panicking, the result does not
+// depend on the order in which the map is built or walked, and no route
+// lists a domain twice.
 func FuzzParse(f *testing.F) {
 	f.Add("snadboy.revp.80.domain", "a.example.com, b.example.com:noredirect", "snadboy.revp.80.https", "nope")
 	f.Add("snadboy.revp.domain", "x.example.com", "snadboy.revp.container-port", "99999")
 	f.Add("snadboy.revp.8080.notify-priority", "1e9", "snadboy.revp..domain", ":redirect")
+	f.Add("snadboy.revp.80.domain", "a.example.com,A.example.com", "snadboy.revp.domain", "a.example.com:redirect,a.example.com:noredirect")
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
 		a := map[string]string{k1: v1, k2: v2, "snadboy.revp.443.domain": v1}
 		b := map[string]string{"snadboy.revp.443.domain": v1, k2: v2, k1: v1}
@@ -279,7 +321,23 @@ func FuzzParse(f *testing.F) {
 		if !reflect.DeepEqual(ra, rb) || !reflect.DeepEqual(pa, pb) {
 			t.Fatalf("order-dependent result for %q", a)
 		}
+		ports := map[int]bool{}
 		for _, r := range ra {
+			// A domain appears at most once in a route, whatever its case
+			// or redirect mode; so does a port among port-indexed routes.
+			seen := map[string]bool{}
+			for _, d := range r.Domains {
+				if seen[d.Name] || d.Name != strings.ToLower(d.Name) {
+					t.Fatalf("port %d: domain %q repeated or not lower case in %+v", r.Port, d.Name, r.Domains)
+				}
+				seen[d.Name] = true
+			}
+			if r.Grammar == PortIndexed {
+				if ports[r.Port] {
+					t.Fatalf("two port-indexed routes for port %d", r.Port)
+				}
+				ports[r.Port] = true
+			}
 			Resolve(r, Published{v1: {v2}}, "h")
 		}
 	})

@@ -7,13 +7,15 @@ import (
 )
 
 // Published maps a container port with its protocol ("80/tcp") to the host
-// ports Docker publishes it on.
+// ports Docker publishes it on. An empty host port means the port is
+// published on a host port that is not known: a stopped container's binding
+// to a random port, which Docker picks when the container starts.
 type Published map[string][]string
 
 // Backend is where a route sends traffic: an address and a host port.
 type Backend struct {
 	Address  string
-	HostPort string // "" when Docker publishes nothing for the route's port
+	HostPort string // "" when Docker publishes nothing for the route's port, or the host port is unknown
 }
 
 // Resolve finds a route's backend: the host's address (or the flat
@@ -26,8 +28,10 @@ func Resolve(r Route, published Published, hostAddress string) (Backend, []Probl
 	}
 	port := strconv.Itoa(r.Port)
 	for _, proto := range []string{"tcp", "udp"} {
-		if hp := first(published[port+"/"+proto]); hp != "" {
-			b.HostPort = hp
+		if hps := published[port+"/"+proto]; len(hps) > 0 {
+			// first is "" when the host port is not known yet (a stopped
+			// container bound to a random port): published, not a problem.
+			b.HostPort = first(hps)
 			return b, nil
 		}
 	}

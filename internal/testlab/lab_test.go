@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -152,12 +151,12 @@ func dialStdio(t *testing.T, s *testlab.SSHD, d *testlab.Daemon) {
 }
 
 // forward runs `ssh -N -L sock:<daemon socket>` until the end of the test.
-func forward(t *testing.T, s *testlab.SSHD, d *testlab.Daemon) (sock string, stderr *syncBuffer, exited chan struct{}) {
+func forward(t *testing.T, s *testlab.SSHD, d *testlab.Daemon) (sock string, stderr *testlab.SyncBuffer, exited chan struct{}) {
 	t.Helper()
 	sock = filepath.Join(t.TempDir(), "fwd.sock")
 	remote := strings.TrimPrefix(d.Host, "unix://")
 	cmd := exec.Command("/usr/bin/ssh", sshArgs(s, s.ClientKeyFile, s.KnownHostsFile, "-N", "-o", "ExitOnForwardFailure=yes", "-L", sock+":"+remote)...)
-	stderr = &syncBuffer{}
+	stderr = &testlab.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -185,24 +184,6 @@ func forward(t *testing.T, s *testlab.SSHD, d *testlab.Daemon) (sock string, std
 			t.Fatalf("ssh -L did not create %s within 10s", sock)
 		}
 	}
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func curlUnix(t *testing.T, sock string) (string, string, error) {
