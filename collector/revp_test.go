@@ -253,6 +253,34 @@ revp_route_up{container="api",domain="api2.example.com",host="h2",port="80"} 0
 	}
 }
 
+// A backend with backend-proto https and a self-signed certificate (what
+// homelab backends have) is probed over TLS without verification.
+func TestRevPProbeHTTPSSelfSigned(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "https://"))
+	c := &hostpool.Container{Name: "tls", State: "running", Published: map[string][]string{"443/tcp": {port}}, Labels: map[string]string{
+		"snadboy.revp.443.domain":        "secure.example.com",
+		"snadboy.revp.443.backend-proto": "https",
+		"snadboy.revp.443.health":        "/healthz",
+	}}
+	views := []*hostView{{host: &hostpool.Host{Name: "h", BackendHost: "127.0.0.1"}, up: true,
+		snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
+	rc := newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second})
+	want := `
+# HELP revp_route_probe_success 1 if GET of the route's health path answered below 400, or 401 or 403 (with --revp.probe, routes with a health path).
+# TYPE revp_route_probe_success gauge
+revp_route_probe_success{container="tls",host="h",port="443"} 1
+`
+	if err := testutil.CollectAndCompare(collectRevP(rc, views), strings.NewReader(want), "revp_route_probe_success"); err != nil {
+		t.Error(err)
+	}
+}
+
 // A backend that accepts and never answers fails its probe when the
 // scrape's deadline ends, without holding the scrape.
 func TestRevPProbeHangs(t *testing.T) {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -207,9 +208,15 @@ func TestFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Errorf("POST /-/reload of an invalid file: %d, want 500", resp.StatusCode)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `unknown field "colour"`) {
+		t.Errorf("POST /-/reload of an invalid file: %d %q, want 500 naming the unknown field", resp.StatusCode, body)
+	}
+	for _, secret := range []string{"hunter2-not-the-password", readFile(t, f.sshd.PassphraseFile)} {
+		if strings.Contains(string(body), secret) || strings.Contains(e.Logs(), secret) {
+			t.Errorf("a secret appears in the reload answer or the logs")
+		}
 	}
 	m = scrape()
 	expect(t, m, "docker_monitor_config_last_reload_successful", nil, 0)
