@@ -1,13 +1,16 @@
 package collector
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/snadboy/docker-monitor/hostpool"
 )
 
 // BenchmarkScrapeFake50 measures the exporter's own cost of one scrape of 50
@@ -35,5 +38,23 @@ func BenchmarkScrapeFake50(b *testing.B) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+	}
+}
+
+// BenchmarkDecodeStats decodes one recorded Docker 20.10 stats sample the
+// way hostpool.Host.Stats does; a scrape does this once per running
+// container.
+func BenchmarkDecodeStats(b *testing.B) {
+	data, err := os.ReadFile("testdata/stats-cgroupv1-docker20.10.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var s hostpool.Stats
+		if err := json.Unmarshal(data, &s); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

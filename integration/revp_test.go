@@ -65,4 +65,14 @@ func TestRevPRoutes(t *testing.T) {
 	m = exp.scrape(t)
 	expect(t, m, "revp_route_up", route("rv-web", "shop.test"), 0)
 	expect(t, m, "revp_domain_claims", lbl("domain", "shop.test"), 1)
+	// Docker empties a stopped container's live ports; its binding (to a
+	// random host port, picked at the next start) still counts as published.
+	if n := m.count("revp_label_errors", lbl("host", "rv", "container", "rv-web", "reason", "port_not_published")); n != 0 {
+		t.Errorf("stopped rv-web reported port_not_published")
+	}
+	if n := m.count("revp_route_info", route("rv-web", "shop.test")); n != 1 {
+		t.Errorf("stopped rv-web: %d revp_route_info series, want 1", n)
+	} else if hp := m.labels("revp_route_info", route("rv-web", "shop.test"))["host_port"]; hp != "" {
+		t.Errorf("stopped rv-web: host_port %q, want empty (random port, unknown until it starts)", hp)
+	}
 }
