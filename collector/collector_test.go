@@ -196,3 +196,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// The scrape that starts a shared round of stats may go away (a Prometheus
+// replica that disconnects) without taking the round from the scrapes that
+// joined it. A scrape that stops waiting at its deadline counts each
+// running container it left out.
+func TestSharedStatsRoundOutlivesItsStarter(t *testing.T) {
+	exp, fake, m := startFake(t, Options{})
+	release := fake.HoldStats()
+	defer release()
+	running := 4 // in the recorded dataset
+	starter, cancelStarter := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelStarter()
+	go testutil.CollectAndCount(exp.Collector(starter), "docker_container_cpu_usage_seconds_total")
+	waitFor(t, func() bool { return fake.Requests("stats") == int64(running) })
+
+	impatient, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if n := testutil.CollectAndCount(exp.Collector(impatient), "docker_container_cpu_usage_seconds_total"); n != 0 {
+		t.Errorf("impatient scrape: %d CPU series, want 0", n)
+	}
+	if v := testutil.ToFloat64(m.StatsErrors.WithLabelValues("fake", "timeout")); v != float64(running) {
+		t.Errorf("stats_errors_total{reason=timeout} = %v after a scrape gave up, want %d", v, running)
+	}
+
+	joined := make(chan int)
+	ctx, cancelJoined := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelJoined()
+	pings := fake.Requests("ping")
+	go func() { joined <- testutil.CollectAndCount(exp.Collector(ctx), "docker_container_cpu_usage_seconds_total") }()
+	waitFor(t, func() bool { return fake.Requests("ping") > pings })
+	time.Sleep(200 * time.Millisecond) // let it join the round
+	cancelStarter()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	if n := <-joined; n != running {
+		t.Errorf("scrape that joined the round: %d CPU series after its starter went away, want %d", n, running)
+	}
+}

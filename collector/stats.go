@@ -36,11 +36,22 @@ var (
 	errStatsIncomplete = errors.New("stats missing for some running containers")
 )
 
+var netHelp = map[string]string{
+	"receive_bytes":    "Bytes the container's network interface received.",
+	"receive_packets":  "Packets the container's network interface received.",
+	"receive_errors":   "Receive errors on the container's network interface.",
+	"receive_dropped":  "Incoming packets the container's network interface dropped.",
+	"transmit_bytes":   "Bytes the container's network interface sent.",
+	"transmit_packets": "Packets the container's network interface sent.",
+	"transmit_errors":  "Transmit errors on the container's network interface.",
+	"transmit_dropped": "Outgoing packets the container's network interface dropped.",
+}
+
 func init() {
 	for _, dir := range []string{"receive", "transmit"} {
 		for _, what := range []string{"bytes", "packets", "errors", "dropped"} {
 			k := dir + "_" + what
-			netDescs[k] = statsDesc("network_"+k+"_total", "Network "+what+" the container's interface "+map[string]string{"receive": "received", "transmit": "sent"}[dir]+".", "interface")
+			netDescs[k] = statsDesc("network_"+k+"_total", netHelp[k], "interface")
 			netDescOrder = append(netDescOrder, k)
 		}
 	}
@@ -91,13 +102,19 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			samples := sc.round(ctx, v)
+			samples, ok := sc.round(ctx, v)
 			for _, c := range v.snap.Containers {
 				if !c.Running() {
 					continue
 				}
-				s, ok := samples[c.ID]
 				if !ok {
+					// This scrape's deadline ended while it waited for a
+					// round another scrape started: the round counts what
+					// it misses, this scrape counts what it left out.
+					v.host.CountStatsError("timeout")
+				}
+				s, found := samples[c.ID]
+				if !found {
 					mu.Lock()
 					complete = false
 					mu.Unlock()
@@ -116,19 +133,21 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 
 // round returns this host's samples: a recent enough earlier round, the
 // round another scrape has in flight, or a new one. A caller whose deadline
-// ends first stops waiting and gets nothing for this host.
-func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*hostpool.Stats {
+// ends first stops waiting and gets nothing for this host (ok false).
+func (sc *statsConcern) round(ctx context.Context, v *hostView) (samples map[string]*hostpool.Stats, ok bool) {
 	name := v.host.Name
 	if sc.opts.StatsMaxAge > 0 {
 		sc.mu.Lock()
 		r, ok := sc.last[name]
 		sc.mu.Unlock()
 		if ok && time.Since(r.at) < sc.opts.StatsMaxAge {
-			return r.samples
+			return r.samples, true
 		}
 	}
 	res := sc.flight.DoChan(name, func() (any, error) {
-		samples := sc.fetch(ctx, v)
+		roundCtx, cancel := roundContext(ctx)
+		defer cancel()
+		samples := sc.fetch(roundCtx, v)
 		sc.mu.Lock()
 		sc.last[name] = statsRound{at: time.Now(), samples: samples}
 		sc.mu.Unlock()
@@ -136,10 +155,21 @@ func (sc *statsConcern) round(ctx context.Context, v *hostView) map[string]*host
 	})
 	select {
 	case r := <-res:
-		return r.Val.(map[string]*hostpool.Stats)
+		return r.Val.(map[string]*hostpool.Stats), true
 	case <-ctx.Done():
-		return nil
+		return nil, false
 	}
+}
+
+// roundContext is the context of a round started by the scrape with ctx.
+// The round serves every scrape that joins it, so the one that started it
+// must not cancel it by going away (a Prometheus replica that disconnects);
+// it keeps that scrape's deadline, which no round may outlive.
+func roundContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	}
+	return context.WithCancel(context.WithoutCancel(ctx))
 }
 
 // fetch calls stats for every running container, at most StatsConcurrency at

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,4 +61,22 @@ func TestDaemonRestart(t *testing.T) {
 	d.Docker(t, "start", "while-away")
 	m = exp.scrape(t)
 	expect(t, m, "docker_container_state", lbl("host", "r", "name", "while-away", "state", "running"), 1)
+
+	// Events of every type are counted, not only the containers'.
+	d.Docker(t, "network", "create", "ev-net")
+	d.Docker(t, "volume", "create", "ev-vol")
+	d.Docker(t, "tag", d.Image(t), "ev-image:tagged")
+	if err := syscall.Kill(d.PID(), syscall.SIGHUP); err != nil { // dockerd reloads its config
+		t.Fatal(err)
+	}
+	want := map[string]string{"network": "create", "volume": "create", "image": "tag", "daemon": "reload"}
+	waitUntil(t, 30*time.Second, "network, volume, image and daemon events to be counted", func() bool {
+		m = exp.scrape(t)
+		for typ, action := range want {
+			if v, _ := m.get("docker_events_total", lbl("host", "r", "type", typ, "action", action)); v < 1 {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -5,7 +5,8 @@
 # scrape), iproute2 and curl for poking at test hosts by hand, openssh-server
 # for the test sshd that plays a host reached over SSH (internal/testlab starts
 # its own instances; the package's postinst may also start the system sshd),
-# and openssh-client for the tests that check it with ssh(1). Idempotent, and
+# openssh-client for the tests that check it with ssh(1), and gcc, which
+# `go test -race` needs (cgo). Idempotent, and
 # silent when everything is already there.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc) # go test -race needs cgo
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
