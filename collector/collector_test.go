@@ -224,7 +224,9 @@ func TestSharedStatsRoundOutlivesItsStarter(t *testing.T) {
 	ctx, cancelJoined := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancelJoined()
 	pings := fake.Requests("ping")
-	go func() { joined <- testutil.CollectAndCount(exp.Collector(ctx), "docker_container_cpu_usage_seconds_total") }()
+	go func() {
+		joined <- testutil.CollectAndCount(exp.Collector(ctx), "docker_container_cpu_usage_seconds_total")
+	}()
 	waitFor(t, func() bool { return fake.Requests("ping") > pings })
 	time.Sleep(200 * time.Millisecond) // let it join the round
 	cancelStarter()
