@@ -262,7 +262,7 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 	mux.Handle("/-/reload", rl)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !pool.Ready() {
-			http.Error(w, "Not ready: first sync of every Docker host has not finished", http.StatusServiceUnavailable)
+			http.Error(w, "Not ready: not every Docker host has ended its first sync attempt", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -275,7 +275,7 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 			Links: []web.LandingLinks{
 				{Address: c.metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
-				{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host finished its first sync"},
+				{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host has ended its first sync attempt"},
 				{Address: "/-/reload", Text: "Reload", Description: "POST to re-read the hosts file (as SIGHUP)"},
 			},
 		})
