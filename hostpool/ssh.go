@@ -171,10 +171,12 @@ func (d *sshDialer) connect(ctx context.Context) (*ssh.Client, error) {
 	if d.client != nil {
 		return d.client, nil
 	}
-	cfg, err := d.clientConfig()
+	cfg, done, err := d.clientConfig()
 	if err != nil {
 		return nil, err
 	}
+	// The agent's connection is needed until the handshake has signed.
+	defer done()
 	nd := net.Dialer{Timeout: d.spec.Timeout}
 	raw, err := nd.DialContext(ctx, "tcp", d.spec.Addr)
 	if err != nil {
@@ -263,41 +265,60 @@ func (d *sshDialer) close() {
 	d.reset(c)
 }
 
-func (d *sshDialer) clientConfig() (*ssh.ClientConfig, error) {
-	var auth []ssh.AuthMethod
+// clientConfig builds the configuration of one handshake; done closes what
+// the handshake borrowed (the agent connection) once it is over.
+func (d *sshDialer) clientConfig() (cfg *ssh.ClientConfig, done func(), err error) {
+	var (
+		auth      []ssh.AuthMethod
+		agentMu   sync.Mutex
+		agentConn net.Conn
+	)
+	done = func() {
+		agentMu.Lock()
+		defer agentMu.Unlock()
+		if agentConn != nil {
+			agentConn.Close()
+		}
+	}
 	if d.spec.KeyFile != "" {
 		signer, err := loadKey(d.spec.KeyFile, d.spec.PassphraseFile)
 		if err != nil {
-			return nil, err
+			return nil, done, err
 		}
 		auth = append(auth, ssh.PublicKeys(signer))
 	}
 	if d.spec.Agent {
 		sock := os.Getenv("SSH_AUTH_SOCK")
 		if sock == "" {
-			return nil, errors.New("ssh agent requested but SSH_AUTH_SOCK is not set")
+			return nil, done, errors.New("ssh agent requested but SSH_AUTH_SOCK is not set")
 		}
 		auth = append(auth, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 			conn, err := net.Dial("unix", sock)
 			if err != nil {
 				return nil, fmt.Errorf("ssh agent: %w", err)
 			}
+			agentMu.Lock()
+			if agentConn != nil {
+				agentConn.Close()
+			}
+			agentConn = conn
+			agentMu.Unlock()
 			return agent.NewClient(conn).Signers()
 		}))
 	}
 	if d.spec.PasswordFile != "" {
 		b, err := os.ReadFile(d.spec.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("read password_file: %w", err)
+			return nil, done, fmt.Errorf("read password_file: %w", err)
 		}
 		pw := strings.TrimRight(string(b), "\r\n")
 		auth = append(auth, ssh.Password(pw))
 	}
 	hk, algos, err := d.hostKeyCallback()
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
-	return &ssh.ClientConfig{User: d.spec.User, Auth: auth, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: d.spec.Timeout}, nil
+	return &ssh.ClientConfig{User: d.spec.User, Auth: auth, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: d.spec.Timeout}, done, nil
 }
 
 func loadKey(keyFile, passphraseFile string) (ssh.Signer, error) {
