@@ -51,9 +51,15 @@ func (h *Host) run(ctx context.Context) {
 			h.log.Warn("docker host connection lost, retrying", "err", err, "attempt", attempt, "retry_in", delay)
 		}
 		select {
+		case <-h.wake: // drop a wake-up that came before this failure
+		default:
+		}
+		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-h.wake:
+			h.log.Debug("daemon answers a ping again; reconnecting before the backoff ends")
 		}
 	}
 }

@@ -72,8 +72,11 @@ type Host struct {
 	synced   chan struct{} // closed once the first sync attempt ended
 	syncOnce sync.Once
 	resyncCh chan struct{}
-	pending  atomic.Int64 // events read from the stream and not yet applied
-	done     chan struct{}
+	// wake ends a reconnect backoff early: a scrape's ping found the
+	// daemon answering while the event stream is down.
+	wake    chan struct{}
+	pending atomic.Int64 // events read from the stream and not yet applied
+	done    chan struct{}
 	// closed is set when the host leaves the pool: a scrape still in flight
 	// must not bring back the series that leaving deleted.
 	closed *atomic.Bool
@@ -116,6 +119,7 @@ func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, erro
 		events:      map[EventKey]float64{},
 		synced:      make(chan struct{}),
 		resyncCh:    make(chan struct{}, 1),
+		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 		closed:      closed,
 	}, nil
@@ -171,6 +175,17 @@ func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		h.countError(err)
 		return d, fmt.Errorf("host %s: ping: %w", h.Name, err)
+	}
+	h.mu.RLock()
+	streamUp := h.streamUp
+	h.mu.RUnlock()
+	if !streamUp {
+		// The cache is stale until the stream is back (a restarted daemon
+		// has stopped its containers): reconnect now, not after the backoff.
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
 	}
 	return d, nil
 }
