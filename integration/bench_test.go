@@ -62,7 +62,7 @@ func BenchmarkScrape50(b *testing.B) {
 	scrape() // warm the connection pool
 
 	exporterPID := benchLab.exporter.PID
-	daemonPIDs := daemonFamily(d.PID())
+	daemonPIDs := d.ServicePIDs()
 	cpu0, dcpu0 := cpuSeconds(exporterPID), sumCPU(daemonPIDs)
 	durations := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -185,42 +185,6 @@ func sumCPU(pids []int) float64 {
 		s += cpuSeconds(p)
 	}
 	return s
-}
-
-// daemonFamily is dockerd and every process below it (containerd and the
-// shims that read cgroup stats for it), but not the containers' own.
-func daemonFamily(root int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], pid)
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
-		name := strings.TrimSpace(string(comm))
-		if p != root && !strings.HasPrefix(name, "containerd") {
-			return
-		}
-		out = append(out, p)
-		for _, c := range children[p] {
-			walk(c)
-		}
-	}
-	walk(root)
-	return out
 }
 
 // peakRSS is the process's high-water resident set (VmHWM) in bytes.

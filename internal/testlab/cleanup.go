@@ -103,20 +103,27 @@ func cmdlineMentions(pid int, dir string) bool {
 // procStat returns the state letter and start time (clock ticks after boot)
 // of pid; the pair identifies a process even after its PID is reused.
 func procStat(pid int) (state string, start uint64, ok bool) {
+	state, _, start, ok = procStatParent(pid)
+	return state, start, ok
+}
+
+// procStatParent is procStat with the parent's PID.
+func procStatParent(pid int) (state string, ppid int, start uint64, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return "", 0, false
+		return "", 0, 0, false
 	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	return f[0], start, err == nil
+	ppid, err1 := strconv.Atoi(f[1])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	return f[0], ppid, start, err1 == nil && err2 == nil
 }
 
 func isZombieOrGone(pid int) bool {

@@ -172,23 +172,8 @@ func Main(m *testing.M) int {
 }
 
 func destroyAll() {
-	registryMu.Lock()
-	ds := make([]*Daemon, 0, len(registry))
-	for d := range registry {
-		ds = append(ds, d)
-	}
-	registryMu.Unlock()
-	var wg sync.WaitGroup
-	for _, d := range ds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, err := range d.destroy(mainStopTimeout) {
-				fmt.Fprintf(os.Stderr, "testlab: cleaning up daemon %s: %v\n", d.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
+	destroyEach(&registryMu, registry, func(d *Daemon) []error { return d.destroy(mainStopTimeout) },
+		func(d *Daemon) string { return "daemon " + d.Name })
 	destroyServers() // sshd instances (sshd.go)
 	removeFixtureBinary()
 	removeExporterBinary()
@@ -413,6 +398,24 @@ func (d *Daemon) PID() int {
 
 func (d *Daemon) running() bool { return d.PID() != 0 }
 
+// ServicePIDs are dockerd and the containerd processes below it (containerd
+// and the shims that read cgroup stats for dockerd), not the containers'
+// own: what the daemon spends on serving its clients.
+func (d *Daemon) ServicePIDs() []int {
+	root := d.PID()
+	if root == 0 {
+		return nil
+	}
+	pids := []int{root}
+	for _, p := range descendants(root) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid))
+		if strings.HasPrefix(string(comm), "containerd") {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids
+}
+
 // destroy stops the daemon and removes every trace of it: processes,
 // mounts, bridge interfaces, its directory and its address-pool lock.
 func (d *Daemon) destroy(timeout time.Duration) []error {
@@ -454,4 +457,26 @@ func (d *Daemon) destroy(timeout time.Duration) []error {
 	}
 	d.pool.release()
 	return errs
+}
+
+// destroyEach destroys every item of a registry at once, reporting errors on
+// stderr: they run at the end of the test binary, where no t is left.
+func destroyEach[T comparable](mu *sync.Mutex, registry map[T]bool, destroy func(T) []error, name func(T) string) {
+	mu.Lock()
+	items := make([]T, 0, len(registry))
+	for it := range registry {
+		items = append(items, it)
+	}
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range destroy(it) {
+				fmt.Fprintf(os.Stderr, "testlab: cleaning up %s: %v\n", name(it), err)
+			}
+		}()
+	}
+	wg.Wait()
 }

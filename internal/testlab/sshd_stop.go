@@ -1,14 +1,11 @@
 package testlab
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -104,21 +101,8 @@ func descendants(pid int) []procID {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		ppid, err1 := strconv.Atoi(f[1])
-		start, err2 := strconv.ParseUint(f[19], 10, 64)
-		if err1 != nil || err2 != nil {
+		state, ppid, start, ok := procStatParent(p)
+		if !ok || state == "Z" || state == "X" {
 			continue
 		}
 		children[ppid] = append(children[ppid], procID{p, start})
@@ -162,21 +146,6 @@ func (s *SSHD) destroy(timeout time.Duration) []error {
 
 // destroyServers stops every sshd still running at the end of Main.
 func destroyServers() {
-	serversMu.Lock()
-	ss := make([]*SSHD, 0, len(servers))
-	for s := range servers {
-		ss = append(ss, s)
-	}
-	serversMu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range ss {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, err := range s.destroy(mainStopTimeout) {
-				fmt.Fprintf(os.Stderr, "testlab: cleaning up sshd %s: %v\n", s.Dir, err)
-			}
-		}()
-	}
-	wg.Wait()
+	destroyEach(&serversMu, servers, func(s *SSHD) []error { return s.destroy(mainStopTimeout) },
+		func(s *SSHD) string { return "sshd " + s.Dir })
 }
