@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -185,6 +186,20 @@ func (s *SSHD) writeKeys() error {
 	}
 	s.hostKey = hostPub
 	s.HostKeyFingerprint = ssh.FingerprintSHA256(hostPub)
+	// A second host key, of a type x/crypto prefers to Ed25519, which the
+	// known_hosts files never hold: as on a real server whose known_hosts
+	// line has only its Ed25519 key, the client must ask for that one.
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	rsaBlock, err := ssh.MarshalPrivateKey(rsaKey, "testlab sshd RSA host key, not in known_hosts")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "ssh_host_rsa_key"), pem.EncodeToMemory(rsaBlock), 0o600); err != nil {
+		return err
+	}
 
 	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -282,6 +297,7 @@ func (s *SSHD) config(perSourcePenalties bool) string {
 	fmt.Fprintf(&b, `# testlab sshd: written by internal/testlab/sshd.go for one test
 ListenAddress 127.0.0.1:%d
 HostKey %s
+HostKey %s
 PidFile %s
 AuthorizedKeysFile %s
 LogLevel VERBOSE
@@ -305,7 +321,7 @@ PermitTunnel no
 PrintMotd no
 PrintLastLog no
 UseDNS no
-`, s.Port, filepath.Join(s.Dir, "ssh_host_ed25519_key"), s.pidPath(), filepath.Join(s.Dir, "authorized_keys"), streamLocal)
+`, s.Port, filepath.Join(s.Dir, "ssh_host_ed25519_key"), filepath.Join(s.Dir, "ssh_host_rsa_key"), s.pidPath(), filepath.Join(s.Dir, "authorized_keys"), streamLocal)
 	if perSourcePenalties {
 		// OpenSSH >= 9.8 would refuse 127.0.0.1 for a while after failed
 		// logins and after our readiness probes (which never authenticate),
