@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,6 +66,9 @@ func (f *fleet) hostsFile(t *testing.T, name string, entries ...string) string {
 		"hang":  fmt.Sprintf("  hang:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: false}\n", hangPort),
 		"badkey": fmt.Sprintf("  badkey:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: %s}\n",
 			f.sshd.Port, f.sshd.ClientKeyFile, f.sshd.WrongKnownHostsFile, sock(f.sshHost)),
+		// known_hosts missing altogether: unknown host under strict.
+		"nokh": fmt.Sprintf("  nokh:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: %s}\n",
+			f.sshd.Port, f.sshd.ClientKeyFile, filepath.Join(f.dir, "no-such-known_hosts"), sock(f.sshHost)),
 		"badcert": fmt.Sprintf("  badcert:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
 			tlsPort, f.tlsFiles.WrongClientDir),
 		"badpass": fmt.Sprintf("  badpass:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    ssh: {password_file: %s, known_hosts: %s, remote_socket: %s}\n",
@@ -92,7 +96,7 @@ func TestFleet(t *testing.T) {
 	}
 	f.sshHost.Run(t, "via-ssh", nil)
 
-	config := f.hostsFile(t, "hosts.yml", "unix", "tls", "ssh", "stdio", "hang", "badkey", "badcert", "badpass")
+	config := f.hostsFile(t, "hosts.yml", "unix", "tls", "ssh", "stdio", "hang", "badkey", "nokh", "badcert", "badpass")
 	e := testlab.StartExporter(t, testlab.ExporterBinary(t), nil, "--config.file="+config, "--log.level=debug",
 		"--docker.retry-initial-delay=1s", "--docker.retry-max-delay=2s")
 	url := e.URL + "/metrics"
@@ -116,10 +120,10 @@ func TestFleet(t *testing.T) {
 		}
 		return true
 	})
-	for _, h := range []string{"hang", "badkey", "badcert", "badpass"} {
+	for _, h := range []string{"hang", "badkey", "nokh", "badcert", "badpass"} {
 		expect(t, m, "docker_host_up", lbl("host", h), 0)
 	}
-	for host, reason := range map[string]string{"hang": "timeout", "badkey": "host_key", "badcert": "tls", "badpass": "auth"} {
+	for host, reason := range map[string]string{"hang": "timeout", "badkey": "host_key", "nokh": "host_key", "badcert": "tls", "badpass": "auth"} {
 		if v, _ := m.get("docker_monitor_connection_errors_total", lbl("host", host, "reason", reason)); v < 1 {
 			t.Errorf("host %s: connection_errors_total{reason=%q} = %v, want >= 1 (all: %v)", host, reason, v,
 				m.count("docker_monitor_connection_errors_total", lbl("host", host)))
@@ -139,6 +143,13 @@ func TestFleet(t *testing.T) {
 	expect(t, m, "docker_container_state", lbl("host", "stdio", "name", "via-ssh", "state", "running"), 1)
 	expect(t, m, "docker_host_connection_info", lbl("host", "ssh", "connection", "ssh"), 1)
 	expect(t, m, "docker_host_info", lbl("host", "unix", "site", "lab"), 1)
+	// The server offers its RSA key first to a client that knows none of
+	// its keys, so the fingerprint logged is that one's, not HostKeyFingerprint.
+	if !slices.ContainsFunc(strings.Split(e.Logs(), "\n"), func(l string) bool {
+		return strings.Contains(l, "SSH host key unknown: add it to known_hosts") && strings.Contains(l, "presented=SHA256:")
+	}) {
+		t.Errorf("no log line tells how to add the unknown host key, with its fingerprint")
+	}
 	if !strings.Contains(e.Logs(), "dial-stdio") {
 		t.Errorf("no log line says the stdio host fell back to dial-stdio")
 	}
