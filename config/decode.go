@@ -78,11 +78,23 @@ var reservedLabels = map[string]bool{
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// maxVisits bounds the nodes the decoder visits in one file, counting a
+// node again each time an alias or merge key (<<) brings it in: nested
+// merges make that number exponential in the file's size, and a 483-byte
+// file took 17 s of CPU. A host with every setting and label, merging
+// defaults through an anchor, costs about 55 visits, so only a file of some
+// 18,000 such hosts reaches the bound, far more than one exporter watches.
+// Reaching it took 0.05 to 0.3 s of CPU in every shape of bomb tried.
+const maxVisits = 1_000_000
+
 // decoder formats errors as file:line: where: message.
 type decoder struct {
-	file  string
-	where string // `host "web"`, "defaults", or "" at the top level
+	file   string
+	where  string // `host "web"`, "defaults", or "" at the top level
+	visits *int   // shared by every copy, so that the bound is per file
 }
+
+func newDecoder(file string) decoder { return decoder{file: file, visits: new(int)} }
 
 func (d decoder) errorf(line int, format string, a ...any) error {
 	msg := fmt.Sprintf(format, a...)
@@ -95,7 +107,27 @@ func (d decoder) errorf(line int, format string, a ...any) error {
 	return fmt.Errorf("%s: %s", d.file, msg)
 }
 
-func (d decoder) in(where string) decoder { return decoder{file: d.file, where: where} }
+func (d decoder) in(where string) decoder {
+	return decoder{file: d.file, where: where, visits: d.visits}
+}
+
+// visit charges n to the file's budget and follows it if it is an alias.
+func (d decoder) visit(n *yaml.Node) (*yaml.Node, error) {
+	if err := d.spend(1, n.Line); err != nil {
+		return nil, err
+	}
+	return resolve(n), nil
+}
+
+// spend charges n visits to the file's budget; line is where the error
+// points when it runs out.
+func (d decoder) spend(n, line int) error {
+	*d.visits += n
+	if *d.visits > maxVisits {
+		return d.errorf(line, "the file expands to more than %d nodes through YAML aliases and merge keys (<<)", maxVisits)
+	}
+	return nil
+}
 
 type pair struct{ k, v *yaml.Node }
 
@@ -132,7 +164,14 @@ func (d decoder) pairs(n *yaml.Node, dup func(key string, first int) string, dep
 		merges []*yaml.Node
 	)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, err := d.visit(n.Content[i])
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.visit(n.Content[i+1])
+		if err != nil {
+			return nil, err
+		}
 		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
 			merges = append(merges, v)
 			continue
@@ -147,26 +186,46 @@ func (d decoder) pairs(n *yaml.Node, dup func(key string, first int) string, dep
 		out = append(out, pair{k, v})
 	}
 	for _, m := range merges {
-		srcs := []*yaml.Node{m}
-		if m.Kind == yaml.SequenceNode {
-			srcs = m.Content
+		ps, err := d.merged(m, dup, depth)
+		if err != nil {
+			return nil, err
 		}
-		for _, s := range srcs {
-			s = resolve(s)
-			if s.Kind != yaml.MappingNode {
-				return nil, d.errorf(s.Line, "a merge key (<<) must name a mapping, not %s", kind(s))
-			}
-			ps, err := d.pairs(s, dup, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ps {
-				if _, ok := seen[p.k.Value]; !ok {
-					seen[p.k.Value] = p.k.Line
-					out = append(out, p)
-				}
+		for _, p := range ps {
+			if _, ok := seen[p.k.Value]; !ok {
+				seen[p.k.Value] = p.k.Line
+				out = append(out, p)
 			}
 		}
+	}
+	return out, nil
+}
+
+// merged lists the entries a merge key brings in, from one mapping or a
+// list of them, earlier ones first.
+func (d decoder) merged(m *yaml.Node, dup func(key string, first int) string, depth int) ([]pair, error) {
+	srcs := []*yaml.Node{m}
+	if m.Kind == yaml.SequenceNode {
+		srcs = m.Content
+	}
+	var out []pair
+	for _, s := range srcs {
+		s, err := d.visit(s)
+		if err != nil {
+			return nil, err
+		}
+		if s.Kind != yaml.MappingNode {
+			return nil, d.errorf(s.Line, "a merge key (<<) must name a mapping, not %s", kind(s))
+		}
+		ps, err := d.pairs(s, dup, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		// Copying entries up a level is work too, and with wide mappings
+		// the larger part of what nested merges multiply.
+		if err := d.spend(len(ps), s.Line); err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
 	}
 	return out, nil
 }
@@ -233,7 +292,7 @@ func (d decoder) hostname(dst *val[string], name string) func(*yaml.Node) error 
 		if err := d.str(&s, name)(n); err != nil || !s.set() {
 			return err
 		}
-		if err := checkHostname(s.v); err != nil {
+		if err := CheckHostname(s.v); err != nil {
 			return d.errorf(n.Line, "%s %q is %v", name, s.v, err)
 		}
 		*dst = s
