@@ -4,10 +4,14 @@
 package revp
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultPrefix is the label prefix RevP tools read.
@@ -21,20 +25,28 @@ const (
 
 // Problem reasons; the set is closed, it is a label value.
 const (
-	MissingDomain    = "missing_domain"
-	BadPort          = "bad_port"
-	UnknownProperty  = "unknown_property"
-	BadBoolean       = "bad_boolean"
-	BadInteger       = "bad_integer"
-	BadDomain        = "bad_domain"
-	PortNotPublished = "port_not_published"
-	LabelPortIsHost  = "label_port_is_host_port"
-	MixedGrammars    = "mixed_grammars"
+	MissingDomain         = "missing_domain"
+	BadPort               = "bad_port"
+	UnknownProperty       = "unknown_property"
+	BadBoolean            = "bad_boolean"
+	BadInteger            = "bad_integer"
+	BadDomain             = "bad_domain"
+	BadHealthPath         = "bad_health_path"
+	ValueTooLong          = "value_too_long"
+	PortNotPublished      = "port_not_published"
+	LabelPortIsHost       = "label_port_is_host_port"
+	BackendHostNotAllowed = "backend_host_not_allowed"
+	MixedGrammars         = "mixed_grammars"
 )
 
 // Reasons lists every problem reason.
 var Reasons = []string{MissingDomain, BadPort, UnknownProperty, BadBoolean, BadInteger, BadDomain,
-	PortNotPublished, LabelPortIsHost, MixedGrammars}
+	BadHealthPath, ValueTooLong, PortNotPublished, LabelPortIsHost, BackendHostNotAllowed, MixedGrammars}
+
+// MaxValueLen bounds the bytes of a label value that Parse reads. Values
+// end up in series labels (backend_path, backend_scheme), and a container's
+// author, not the operator, chooses them.
+const MaxValueLen = 1024
 
 // Domain is one entry of a route's domain list.
 type Domain struct {
@@ -70,7 +82,6 @@ type Route struct {
 	LoadBalancer        string
 	HealthCheckInterval string
 	HealthCheckTimeout  string
-	AdditionalLabels    map[string]string
 }
 
 // Problem is one thing wrong with a container's labels.
@@ -102,7 +113,7 @@ func Parse(labels map[string]string, prefix string) ([]Route, []Problem) {
 	p := &parser{prefix: prefix + ".", ports: map[int]*Route{}, domainKeys: map[int]string{}}
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
-		if strings.HasPrefix(k, p.prefix) {
+		if k == prefix || strings.HasPrefix(k, p.prefix) {
 			keys = append(keys, k)
 		}
 	}
@@ -117,9 +128,9 @@ type parser struct {
 	prefix     string
 	ports      map[int]*Route
 	domainKeys map[int]string // port -> its domain key, for missing_domain
-	flat       *Route
+	flat       *Route         // set once a flat property is read
 	flatDomain bool
-	flatKnown  bool // a known flat property was set, not only unrelated keys
+	cutEntry   bool // the current key's value was cut inside its last comma-separated entry
 	problems   []Problem
 }
 
@@ -127,36 +138,82 @@ func (p *parser) problem(reason, key, detail string) {
 	p.problems = append(p.problems, Problem{Reason: reason, Key: key, Detail: detail})
 }
 
+// key classifies one key under the prefix. Whatever fits neither grammar is
+// a problem rather than silently ignored: a proxy may read the key another
+// way, and its author meant something by it.
 func (p *parser) key(key, value string) {
-	rest := strings.TrimPrefix(key, p.prefix)
-	first, prop, indexed := strings.Cut(rest, ".")
-	if indexed && isDigits(first) {
-		port, err := strconv.Atoi(first)
-		if err != nil || port < 1 || port > 65535 {
-			p.problem(BadPort, key, fmt.Sprintf("port %q is not in 1..65535", first))
-			return
-		}
-		r := p.ports[port]
-		if r == nil {
-			r = defaultRoute(PortIndexed, port)
-			p.ports[port] = r
-		}
-		p.portProperty(r, key, prop, value)
+	v, clipped := clip(value)
+	p.cutEntry = clipped && !strings.HasPrefix(value[len(v):], ",")
+	if clipped {
+		p.problem(ValueTooLong, key, fmt.Sprintf("%d bytes; only the first %d are read", len(value), len(v)))
+	}
+	value = v
+	rest, ok := strings.CutPrefix(key, p.prefix)
+	if !ok {
+		p.problem(UnknownProperty, key, "the prefix alone names no property")
 		return
 	}
-	if indexed && portProperties[prop] && !flatProperties[rest] {
+	if slices.Contains(strings.Split(rest, "."), "") {
+		p.problem(UnknownProperty, key, "the key has an empty segment (a leading, trailing or doubled dot)")
+		return
+	}
+	first, prop, indexed := strings.Cut(rest, ".")
+	switch {
+	case isDigits(first) && !indexed:
+		p.problem(UnknownProperty, key, fmt.Sprintf("port %s is not followed by a property", first))
+	case isDigits(first):
+		if r := p.portRoute(key, first); r != nil {
+			p.portProperty(r, key, prop, value)
+		}
+	case flatProperties[rest]:
+		if p.flat == nil {
+			p.flat = defaultRoute(Flat, 80)
+			p.flat.BackendHost = "localhost"
+		}
+		p.flatProperty(p.flat, key, rest, value)
+	case indexed && portProperties[prop]:
 		// "<prefix>.web.domain": shaped like a port-indexed label without a port.
 		p.problem(BadPort, key, fmt.Sprintf("port %q is not a number", first))
-		return
+	case portProperties[rest]:
+		p.problem(UnknownProperty, key, fmt.Sprintf("%q is a port-indexed property: %s<port>.%s", rest, p.prefix, rest))
+	default:
+		p.problem(UnknownProperty, key, fmt.Sprintf("%q is not a RevP property", rest))
 	}
-	if p.flat == nil {
-		p.flat = defaultRoute(Flat, 80)
-		p.flat.BackendHost = "localhost"
+}
+
+// portRoute returns the route of a port-indexed key's port, or nil if the
+// port is bad. A leading zero is bad: proxies disagree on whether "080" is
+// port 80, a port of its own, or octal.
+func (p *parser) portRoute(key, num string) *Route {
+	port, err := strconv.Atoi(num)
+	switch {
+	case len(num) > 1 && num[0] == '0':
+		p.problem(BadPort, key, fmt.Sprintf("port %q has a leading zero", num))
+		return nil
+	case err != nil || port < 1 || port > 65535:
+		p.problem(BadPort, key, fmt.Sprintf("port %q is not in 1..65535", num))
+		return nil
 	}
-	if flatProperties[rest] {
-		p.flatKnown = true
+	r := p.ports[port]
+	if r == nil {
+		r = defaultRoute(PortIndexed, port)
+		p.ports[port] = r
 	}
-	p.flatProperty(p.flat, key, rest, value)
+	return r
+}
+
+// clip cuts v to at most MaxValueLen bytes without splitting a UTF-8
+// sequence; it backs off at most utf8.UTFMax-1 bytes, so an invalid
+// sequence cannot make it walk far.
+func clip(v string) (string, bool) {
+	if len(v) <= MaxValueLen {
+		return v, false
+	}
+	n := MaxValueLen
+	for back := 0; back < utf8.UTFMax-1 && !utf8.RuneStart(v[n]); back++ {
+		n--
+	}
+	return v[:n], true
 }
 
 func isDigits(s string) bool {
@@ -199,7 +256,7 @@ func (p *parser) portProperty(r *Route, key, prop, v string) {
 	case "https-certresolver":
 		r.CertResolver = v
 	case "health":
-		r.Health = v
+		r.Health = p.healthPath(key, v)
 	case "info":
 		r.Info = v
 	case "force-ssl":
@@ -241,7 +298,7 @@ func (p *parser) flatProperty(r *Route, key, prop, v string) {
 	case "load-balancer":
 		r.LoadBalancer = v
 	case "health-check.path":
-		r.Health = v
+		r.Health = p.healthPath(key, v)
 	case "health-check.interval":
 		r.HealthCheckInterval = v
 	case "health-check.timeout":
@@ -252,12 +309,34 @@ func (p *parser) flatProperty(r *Route, key, prop, v string) {
 		p.boolean(&r.ForceSSL, key, v)
 	case "support-websocket":
 		p.boolean(&r.Websocket, key, v)
-	default:
-		if r.AdditionalLabels == nil {
-			r.AdditionalLabels = map[string]string{}
-		}
-		r.AdditionalLabels[prop] = v
 	}
+}
+
+// healthPath returns v if it is a path (with an optional query) on the
+// route's backend, else "" (no probe) and a problem. The probe joins it to
+// the backend's own address, so a value naming a scheme, a host or user
+// info must not get the chance to pick where the exporter connects.
+func (p *parser) healthPath(key, v string) string {
+	if err := checkHealthPath(v); err != nil {
+		p.problem(BadHealthPath, key, fmt.Sprintf("%q: %v; not probed", v, err))
+		return ""
+	}
+	return v
+}
+
+func checkHealthPath(v string) error {
+	// "//host/x" is a network-path reference: it names a host.
+	if strings.HasPrefix(v, "//") {
+		return errors.New("a path must not start with //")
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("not a URL path")
+	}
+	if u.Scheme != "" || u.Opaque != "" || u.Host != "" || u.User != nil {
+		return errors.New("must be a path, without a scheme or host")
+	}
+	return nil
 }
 
 func (p *parser) boolean(dst *bool, key, v string) {
@@ -292,8 +371,13 @@ func (p *parser) port(dst *int, key, v string) {
 // domains splits a comma-separated list: entries trimmed, empty ones
 // skipped, each optionally ending in :redirect or :noredirect. A name that
 // repeats an earlier entry of the list (names are lower-cased, so case does
-// not matter) is dropped: the first entry wins, with its redirect mode.
+// not matter) is dropped: the first entry wins, with its redirect mode. A
+// value cut to MaxValueLen loses the entry the cut went through.
 func (p *parser) domains(key, v string) []Domain {
+	if p.cutEntry {
+		// The cut may leave a shorter name that the author never wrote.
+		v = v[:strings.LastIndexByte(v, ',')+1]
+	}
 	var out []Domain
 	seen := map[string]bool{}
 	for _, entry := range strings.Split(v, ",") {
@@ -371,7 +455,7 @@ func (p *parser) finish() ([]Route, []Problem) {
 	}
 	if p.flat != nil {
 		switch {
-		case !p.flatDomain && p.flatKnown:
+		case !p.flatDomain:
 			p.problem(MissingDomain, p.prefix+"domain", "flat RevP properties without a domain")
 		case p.flatDomain && len(p.flat.Domains) == 0:
 			p.problem(MissingDomain, p.prefix+"domain", "the domain list has no valid entry")
