@@ -28,12 +28,34 @@ func TestFlags(t *testing.T) {
 		{[]string{"--version"}, 0, "docker-monitor, version " + testlab.ExporterVersion},
 		{[]string{"--help"}, 0, "--docker.host="},
 		{[]string{"--no-such-flag"}, 2, "unknown long flag '--no-such-flag'"},
-		{[]string{"--events.buffer=0"}, 2, "--events.buffer must be at least 1"},
+		{[]string{"--events.buffer=0"}, 2, "--events.buffer must be 1..100000"},
 		{[]string{"--docker.retry-initial-delay=20s"}, 2, "--docker.retry-initial-delay must be positive and at most --docker.retry-max-delay"},
 		{[]string{"--container.label=a.b", "--container.label=a_b", "--docker.host=unix:///nonexistent.sock"}, 2,
 			`"a.b" and "a_b" both become label label_a_b`},
 		{[]string{"--docker.host=ftp://example"}, 2, `--docker.host: docker host "ftp://example": unsupported scheme "ftp"`},
-		{[]string{"--config.check", "--config.file=config/testdata/full.yml"}, 0, "configuration valid: 6 hosts"},
+		{[]string{"--web.telemetry-path="}, 2, `--web.telemetry-path "": must start with /`},
+		{[]string{"--web.telemetry-path=metrics"}, 2, `--web.telemetry-path "metrics": must start with /`},
+		{[]string{"--web.telemetry-path=/-/healthy"}, 2, `--web.telemetry-path "/-/healthy": /-/ is the exporter's own`},
+		{[]string{"--web.telemetry-path=/{x}"}, 2, `--web.telemetry-path "/{x}": must be a plain path`},
+		{[]string{"--docker.retry-backoff=NaN"}, 2, `--docker.retry-backoff: "NaN" is not a finite number`},
+		{[]string{"--docker.retry-backoff=0.5"}, 2, "--docker.retry-backoff must be at least 1"},
+		{[]string{"--scrape.timeout-offset=-1s"}, 2, "--scrape.timeout-offset must not be negative"},
+		{[]string{"--scrape.max-timeout=1s"}, 2, "--scrape.max-timeout must be at least --scrape.default-timeout"},
+		{[]string{"--stats.max-age=-1s"}, 2, "--stats.max-age must not be negative"},
+		{[]string{"--docker.retries=-1"}, 2, "--docker.retries must not be negative"},
+		{[]string{"--docker.timeout=abc"}, 2, `--docker.timeout: "abc" is not a duration`},
+		{[]string{"--events.buffer=x"}, 2, `--events.buffer: "x" is not an integer`},
+		{[]string{"--events.buffer=1000000000"}, 2, "--events.buffer must be 1..100000"},
+		{[]string{"--container.label="}, 2, "--container.label: container label allowlist: an empty key"},
+		{[]string{"--revp.allowed-backend-host=a b"}, 2, `--revp.allowed-backend-host "a b": not a host name`},
+		// --config.check says "invalid" with 1, whatever is invalid.
+		{[]string{"--config.check", "--docker.retries=-1"}, 1, "--docker.retries must not be negative"},
+		{[]string{"--config.check", "--docker.timeout=abc"}, 1, `--docker.timeout: "abc" is not a duration`},
+		{[]string{"--config.check", "--web.config.file=/nonexistent/web.yml"}, 1, "--web.config.file: /nonexistent/web.yml: no such file or directory"},
+		{[]string{"--config.check", "--web.config.file=config/testdata/full.yml"}, 1, "--web.config.file config/testdata/full.yml: "},
+		// full.yml names placeholder files, which open but do not load.
+		{[]string{"--config.check", "--config.file=config/testdata/full.yml"}, 1,
+			`config/testdata/full.yml: host "builder": ssh authentication failed: key_file does not decrypt with ssh.passphrase_file`},
 		{[]string{"--config.check", "--config.file=config/testdata/invalid-mode.yml"}, 1,
 			`config/testdata/invalid-mode.yml:5: host "web": ssh.mode "socket" is not one of auto, streamlocal, dial-stdio`},
 	} {
@@ -89,6 +111,21 @@ func TestBinary(t *testing.T) {
 	}
 	if code, body := get("/", true); code != http.StatusOK || !strings.Contains(body, "docker-monitor") || !strings.Contains(body, `href="/metrics"`) {
 		t.Errorf("landing page: %d\n%s", code, body)
+	}
+	// No link to what this mux does not serve (pprof), nor to the
+	// lifecycle API while it is off.
+	if _, body := get("/", true); strings.Contains(body, "debug/pprof") || strings.Contains(body, "/-/reload") {
+		t.Errorf("landing page links to pprof or /-/reload:\n%s", body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/-/reload", nil)
+	req.SetBasicAuth("prom", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /-/reload: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %s, want 403", resp.Status)
 	}
 	if code, _ := get("/-/healthy", true); code != http.StatusOK {
 		t.Errorf("/-/healthy: %d", code)
@@ -164,8 +201,75 @@ func TestTLSVerifyEnv(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DOCKER_TLS_VERIFY=%q %v: %v", tc.env, tc.args, err)
 		}
-		if c.tls.TLSVerify != tc.want {
-			t.Errorf("DOCKER_TLS_VERIFY=%q %v: verify %v, want %v", tc.env, tc.args, c.tls.TLSVerify, tc.want)
+		if c.hosts.TLS.TLSVerify != tc.want {
+			t.Errorf("DOCKER_TLS_VERIFY=%q %v: verify %v, want %v", tc.env, tc.args, c.hosts.TLS.TLSVerify, tc.want)
+		}
+	}
+}
+
+// --config.check loads every file the hosts file names, as connecting
+// would, and names the host and field of the first that does not load:
+// a file that would leave a host down is found before it runs.
+func TestConfigCheckLoadsFiles(t *testing.T) {
+	bin := testlab.ExporterBinary(t)
+	dir := t.TempDir()
+	good := testlab.WriteTLSFiles(t, filepath.Join(dir, "tls")).ClientDir
+	testlab.WriteSSHKey(t, filepath.Join(dir, "id_ed25519"), "")
+	testlab.WriteSSHKey(t, filepath.Join(dir, "id_encrypted"), "correct horse")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("passphrase", "correct horse\n")
+	badPEM := filepath.Join(dir, "bad-pem")
+	if err := os.MkdirAll(badPEM, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ca.pem", "cert.pem"} {
+		b, _ := os.ReadFile(filepath.Join(good, f))
+		write(filepath.Join("bad-pem", f), string(b))
+	}
+	write("bad-pem/key.pem", "not a key\n")
+	write("not-a-key", "not a key\n")
+	write("bad_known_hosts", "nas.example not-a-key-type AAAA\n")
+	write("known_hosts", "[nas.example]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+
+	hosts := func(extra string) string {
+		return write("hosts.yml", "hosts:\n"+
+			"  build: {connection: tcp, hostname: build.example, tcp: {cert_path: "+good+"}}\n"+
+			"  nas: {hostname: nas.example, user: u, key_file: id_ed25519, ssh: {known_hosts: known_hosts}}\n"+
+			"  vault: {hostname: vault.example, user: u, key_file: id_encrypted, ssh: {passphrase_file: passphrase, known_hosts: known_hosts}}\n"+
+			extra)
+	}
+	for _, tc := range []struct {
+		extra    string
+		wantCode int
+		wantOut  string
+	}{
+		{"", 0, "configuration valid: 3 hosts"},
+		{"  bad: {connection: tcp, hostname: bad.example, tcp: {cert_path: " + badPEM + "}}\n", 1,
+			`hosts.yml: host "bad": TLS files do not load: tcp.cert_path ` + badPEM + `: cert.pem and key.pem: tls: failed to find any PEM data in key input`},
+		{"  sshbad: {hostname: b.example, user: u, key_file: not-a-key, ssh: {known_hosts: known_hosts}}\n", 1,
+			`host "sshbad": ssh authentication failed: key_file: ssh: no key found`},
+		{"  nopass: {hostname: b.example, user: u, key_file: id_encrypted, ssh: {known_hosts: known_hosts}}\n", 1,
+			`host "nopass": ssh authentication failed: key_file is encrypted and no ssh.passphrase_file is set`},
+		{"  badkh: {hostname: b.example, user: u, key_file: id_ed25519, ssh: {known_hosts: bad_known_hosts}}\n", 1,
+			`host "badkh": host key verification failed: ssh.known_hosts: `},
+	} {
+		out, err := exec.Command(bin, "--config.check", "--config.file="+hosts(tc.extra)).CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if code != tc.wantCode || !strings.Contains(string(out), tc.wantOut) {
+			t.Errorf("%s: exit %d, output:\n%s\nwant exit %d and %q", tc.extra, code, out, tc.wantCode, tc.wantOut)
+		}
+		if strings.Contains(string(out), "correct horse") || strings.Contains(string(out), filepath.Join(dir, "not-a-key")) {
+			t.Errorf("the output names a secret or a key file's path:\n%s", out)
 		}
 	}
 }

@@ -6,6 +6,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ type Options struct {
 	RevPProbe bool
 	// RevPProbeTimeout bounds one probe (default 5s), inside the scrape deadline.
 	RevPProbeTimeout time.Duration
+	// RevPAllowedBackendHosts are the hosts, besides each Docker host's own
+	// address, that a flat backend-host label may name; probes may then go
+	// there. Whoever starts a container writes its labels, so any other
+	// host is a label problem and never probed.
+	RevPAllowedBackendHosts []string
 }
 
 // hostView is one host as one scrape sees it: a single ping decides whether
@@ -78,7 +84,7 @@ func New(pool *hostpool.Pool, m *hostpool.Metrics, opts Options, log *slog.Logge
 		concerns: map[string]concern{
 			"host":      hostConcern{},
 			"container": cc,
-			"stats":     newStatsConcern(opts, m, log),
+			"stats":     newStatsConcern(opts, log),
 			"events":    eventsConcern{},
 			"revp":      newRevPConcern(opts),
 		},
@@ -149,7 +155,7 @@ func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
 			d, err := h.Ping(pingCtx)
 			v.pingDur, v.up = d, err == nil
 			if err != nil {
-				e.log.Debug("host down in scrape", "host", h.Name, "err", err)
+				e.log.Debug("host down in scrape", "host", h.Alias, "err", err)
 			} else {
 				wctx, cancel := context.WithTimeout(ctx, e.opts.EventWait)
 				h.WaitEvents(wctx)
@@ -168,6 +174,24 @@ func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
 // it went away (docker_host_up says why they are gone), and one that has not
 // finished its first sync would report a host without containers.
 func (v *hostView) cacheUsable() bool { return v.up && v.snap.Synced }
+
+// syncing says the host answers but its first sync has not ended: a
+// concern that reads the cache cannot report it, and fails for this scrape.
+func (v *hostView) syncing() bool { return v.up && !v.snap.Synced }
+
+// errSyncing is a concern's failure while a host is syncing.
+var errSyncing = errors.New("a host that is up has not finished its first sync")
+
+// anySyncing is errSyncing if a host is syncing, for the concerns that read
+// the cache.
+func anySyncing(views []*hostView) error {
+	for _, v := range views {
+		if v.syncing() {
+			return errSyncing
+		}
+	}
+	return nil
+}
 
 func boolToFloat(b bool) float64 {
 	if b {

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/dockerfake"
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 func TestLabelName(t *testing.T) {
@@ -36,24 +36,39 @@ func TestLabelAllowlistCollision(t *testing.T) {
 	}
 }
 
+// The header is the client's: anything but a positive number of seconds
+// is refused, and a long one is capped, so that no request can make a
+// scrape wait for ever on a hung host.
 func TestScrapeTimeout(t *testing.T) {
-	o := HandlerOptions{DefaultTimeout: 10 * time.Second, TimeoutOffset: 500 * time.Millisecond}
+	o := HandlerOptions{DefaultTimeout: 10 * time.Second, MaxTimeout: time.Minute, TimeoutOffset: 500 * time.Millisecond}
 	for _, tc := range []struct {
 		header string
-		want   time.Duration
+		want   time.Duration // 0: refused
 	}{
 		{"", 9500 * time.Millisecond},
 		{"5", 4500 * time.Millisecond},
 		{"0.25", 125 * time.Millisecond}, // offset larger than the timeout: half of it
-		{"garbage", 9500 * time.Millisecond},
-		{"-3", 9500 * time.Millisecond},
+		{"120", 59500 * time.Millisecond},
+		{"1e9", 59500 * time.Millisecond},
+		{"Inf", 59500 * time.Millisecond},
+		{"+Inf", 59500 * time.Millisecond},
+		{"1e400", 0}, // beyond float64: ParseFloat says Inf and an error
+		{"garbage", 0},
+		{"-3", 0},
+		{"0", 0},
+		{"NaN", 0},
+		{"-Inf", 0},
 	} {
 		r, _ := http.NewRequest(http.MethodGet, "/metrics", nil)
 		if tc.header != "" {
 			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
 		}
-		if got := o.ScrapeTimeout(r); got != tc.want {
-			t.Errorf("header %q: timeout %s, want %s", tc.header, got, tc.want)
+		got, err := o.ScrapeTimeout(r)
+		switch {
+		case tc.want == 0 && err == nil:
+			t.Errorf("header %q: timeout %s, want an error", tc.header, got)
+		case tc.want != 0 && (err != nil || got != tc.want):
+			t.Errorf("header %q: timeout %s, %v; want %s", tc.header, got, err, tc.want)
 		}
 	}
 }
@@ -118,7 +133,7 @@ func TestHungHostDelaysNoOther(t *testing.T) {
 		fakes = append(fakes, f)
 	}
 	exp, _ := startHosts(t, Options{},
-		hostpool.Spec{Name: "hung", Endpoint: fakes[0].Host}, hostpool.Spec{Name: "fine", Endpoint: fakes[1].Host})
+		testlab.Host(t, "hung", fakes[0].Host), testlab.Host(t, "fine", fakes[1].Host))
 	fakes[0].SetHang(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -2,7 +2,9 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,10 +42,14 @@ type containerConcern struct {
 	labelKeys []string // Docker label keys, in the order of the extra label names
 }
 
-// CheckLabelAllowlist rejects keys that would become the same label.
+// CheckLabelAllowlist rejects an empty key, which would add a label_ that
+// no Docker label can fill, and keys that would become the same label.
 func CheckLabelAllowlist(allow []string) error {
 	seen := map[string]string{}
 	for _, k := range allow {
+		if strings.TrimSpace(k) == "" {
+			return errors.New("container label allowlist: an empty key")
+		}
 		n := LabelName(k)
 		if prev, ok := seen[n]; ok {
 			return fmt.Errorf("container label allowlist: %q and %q both become label %s", prev, k, n)
@@ -94,10 +100,10 @@ func (cc *containerConcern) update(_ context.Context, views []*hostView, ch chan
 			continue
 		}
 		for _, c := range v.snap.Containers {
-			cc.emit(ch, v.host.Name, c)
+			cc.emit(ch, v.host.Alias, c)
 		}
 	}
-	return nil
+	return anySyncing(views)
 }
 
 func (cc *containerConcern) emit(ch chan<- prometheus.Metric, host string, c *hostpool.Container) {

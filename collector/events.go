@@ -19,7 +19,7 @@ func (eventsConcern) describe(ch chan<- *prometheus.Desc) { ch <- eventsDesc }
 func (eventsConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
 	for _, v := range views {
 		for k, n := range v.snap.Events {
-			ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, n, v.host.Name, k.Type, k.Action)
+			ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, n, v.host.Alias, k.Type, k.Action)
 		}
 	}
 	return nil

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/dockerfake"
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 // startFake runs a pool with one host on the replayed Docker 20.10 answers
@@ -25,16 +27,16 @@ func startFake(t testing.TB, opts Options) (*Exporter, *dockerfake.Server, *host
 
 func startPool(t testing.TB, fake *dockerfake.Server, opts Options) (*Exporter, *dockerfake.Server, *hostpool.Metrics) {
 	t.Helper()
-	exp, m := startHosts(t, opts, hostpool.Spec{Name: "fake", Endpoint: fake.Host})
+	exp, m := startHosts(t, opts, testlab.Host(t, "fake", fake.Host))
 	return exp, fake, m
 }
 
 // startHosts runs a pool of the given hosts and waits for each one's first sync.
-func startHosts(t testing.TB, opts Options, specs ...hostpool.Spec) (*Exporter, *hostpool.Metrics) {
+func startHosts(t testing.TB, opts Options, hosts ...config.Host) (*Exporter, *hostpool.Metrics) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := hostpool.NewMetrics(nil)
-	pool, err := hostpool.New(specs, hostpool.DefaultOptions, m, log)
+	pool, err := hostpool.New(hosts, hostpool.DefaultOptions, m, log)
 	if err != nil {
 		t.Fatal(err)
 	}

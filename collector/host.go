@@ -24,6 +24,8 @@ var (
 		"Containers on the host by state.", []string{"host", "state"}, nil)
 	hostImagesDesc = prometheus.NewDesc("docker_host_images",
 		"Images on the host, intermediate layers included.", []string{"host"}, nil)
+	hostSyncedDesc = prometheus.NewDesc("docker_host_synced",
+		"1 once a full list of the host's containers has completed since it joined the pool; until then its container, stats and RevP series are absent, not zero.", []string{"host"}, nil)
 	hostStreamDesc = prometheus.NewDesc("docker_host_events_stream_up",
 		"1 if the exporter is following the host's event stream and its container cache is current.", []string{"host"}, nil)
 	hostCPUsDesc = prometheus.NewDesc("docker_host_cpus",
@@ -36,7 +38,7 @@ type hostConcern struct{}
 
 func (hostConcern) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{hostUpDesc, hostInfoDesc, hostConnDesc, hostPingDesc, hostContainersDesc,
-		hostImagesDesc, hostStreamDesc, hostCPUsDesc, hostMemoryDesc} {
+		hostImagesDesc, hostSyncedDesc, hostStreamDesc, hostCPUsDesc, hostMemoryDesc} {
 		ch <- d
 	}
 }
@@ -44,10 +46,11 @@ func (hostConcern) describe(ch chan<- *prometheus.Desc) {
 func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
 	infoDesc, extra := hostInfoWithLabels(views)
 	for _, v := range views {
-		name := v.host.Name
+		name := v.host.Alias
 		ch <- prometheus.MustNewConstMetric(hostUpDesc, prometheus.GaugeValue, boolToFloat(v.up), name)
 		ch <- prometheus.MustNewConstMetric(hostConnDesc, prometheus.GaugeValue, 1, name, v.host.Connection, v.host.Endpoint)
 		ch <- prometheus.MustNewConstMetric(hostStreamDesc, prometheus.GaugeValue, boolToFloat(v.up && v.snap.StreamUp), name)
+		ch <- prometheus.MustNewConstMetric(hostSyncedDesc, prometheus.GaugeValue, boolToFloat(v.snap.Synced), name)
 		if !v.up {
 			continue
 		}

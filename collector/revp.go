@@ -46,6 +46,7 @@ var (
 type revpConcern struct {
 	prefix  string
 	probe   bool
+	allowed []string // backend hosts flat backend-host labels may name
 	timeout time.Duration
 	client  *http.Client
 }
@@ -62,6 +63,7 @@ func newRevPConcern(opts Options) *revpConcern {
 	return &revpConcern{
 		prefix:  prefix,
 		probe:   opts.RevPProbe,
+		allowed: opts.RevPAllowedBackendHosts,
 		timeout: timeout,
 		client: &http.Client{
 			Transport: &http.Transport{
@@ -119,14 +121,14 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 		for _, c := range v.snap.Containers {
 			parsed, problems := revp.Parse(c.Labels, rc.prefix)
 			for _, r := range parsed {
-				b, ps := revp.Resolve(r, c.Published, v.host.BackendHost)
+				b, ps := revp.Resolve(r, c.Published, v.host.Backend(), rc.allowed)
 				problems = append(problems, ps...)
-				routes = append(routes, &route{host: v.host.Name, container: c, Route: r, backend: b})
+				routes = append(routes, &route{host: v.host.Alias, container: c, Route: r, backend: b})
 				// Proxies route running containers only: an exited copy
 				// left behind is not a conflict.
 				if c.Running() {
 					for _, d := range r.Domains {
-						k := seriesKey{v.host.Name, c.Name, r.Port, d.Name}
+						k := seriesKey{v.host.Alias, c.Name, r.Port, d.Name}
 						if !claimed[k] {
 							claimed[k] = true
 							claims[d.Name]++
@@ -140,10 +142,10 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 				counts[p.Reason]++
 			}
 			for reason, k := range counts {
-				ch <- prometheus.MustNewConstMetric(revpLabelErrorsDesc, prometheus.GaugeValue, float64(k), v.host.Name, c.Name, reason)
+				ch <- prometheus.MustNewConstMetric(revpLabelErrorsDesc, prometheus.GaugeValue, float64(k), v.host.Alias, c.Name, reason)
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(revpRoutesDesc, prometheus.GaugeValue, float64(n), v.host.Name)
+		ch <- prometheus.MustNewConstMetric(revpRoutesDesc, prometheus.GaugeValue, float64(n), v.host.Alias)
 	}
 	if rc.probe {
 		rc.probeAll(ctx, routes)
@@ -160,7 +162,7 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 	for _, d := range domains {
 		ch <- prometheus.MustNewConstMetric(revpDomainClaimsDesc, prometheus.GaugeValue, float64(claims[d]), d)
 	}
-	return nil
+	return anySyncing(views)
 }
 
 // emit sends a route's series, skipping any whose labels an earlier route
@@ -191,12 +193,18 @@ func (rc *revpConcern) emit(ch chan<- prometheus.Metric, r *route, emitted map[s
 }
 
 // probeAll probes, concurrently and inside the scrape's deadline, every
-// route of a running container that has a health path and a host port.
+// route of a running container that has a health path and a backend that
+// revp.Resolve allows to probe: a TCP port the container publishes, at the
+// Docker host's address or an allowed backend host.
 func (rc *revpConcern) probeAll(ctx context.Context, routes []*route) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, r := range routes {
-		if r.Health == "" || r.backend.HostPort == "" || !r.container.Running() {
+		if !r.container.Running() {
+			continue
+		}
+		url, err := revp.ProbeURL(r.Route, r.backend)
+		if err != nil {
 			continue
 		}
 		r.probe = &probeResult{}
@@ -209,24 +217,15 @@ func (rc *revpConcern) probeAll(ctx context.Context, routes []*route) {
 			case <-ctx.Done():
 				return
 			}
-			r.probe.ok, r.probe.dur = rc.probeOne(ctx, r)
+			r.probe.ok, r.probe.dur = rc.probeOne(ctx, url)
 		}()
 	}
 	wg.Wait()
 }
 
-func (rc *revpConcern) probeOne(ctx context.Context, r *route) (bool, time.Duration) {
+func (rc *revpConcern) probeOne(ctx context.Context, url string) (bool, time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, rc.timeout)
 	defer cancel()
-	scheme := r.BackendProto
-	if scheme != "https" {
-		scheme = "http"
-	}
-	path := r.Health
-	if path == "" || path[0] != '/' {
-		path = "/" + path
-	}
-	url := scheme + "://" + net.JoinHostPort(r.backend.Address, r.backend.HostPort) + path
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

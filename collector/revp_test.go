@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
@@ -52,10 +55,16 @@ func revpViews(published map[string][]string, backend string) []*hostView {
 		"snadboy.revp.80.domain":      "api2.example.com",
 	}}
 	return []*hostView{
-		{host: &hostpool.Host{Name: "h1", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{stopped, web}}},
-		{host: &hostpool.Host{Name: "h2", BackendHost: backend}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{other}}},
-		{host: &hostpool.Host{Name: "down", BackendHost: backend}, up: false, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{web}}},
+		{host: revpHost("h1", backend), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{stopped, web}}},
+		{host: revpHost("h2", backend), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{other}}},
+		{host: revpHost("down", backend), up: false, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{web}}},
 	}
+}
+
+// revpHost is a watched host as the collector sees it, with the address
+// its published ports are reached at.
+func revpHost(alias, backend string) *hostpool.Host {
+	return &hostpool.Host{Host: config.Host{Alias: alias, BackendHost: backend}}
 }
 
 func collectRevP(rc *revpConcern, views []*hostView) prometheus.Collector {
@@ -112,7 +121,7 @@ func TestRevPStoppedContainerPorts(t *testing.T) {
 		{name: "running, live port", c: inspected("c", container.StateRunning, bound("9000"), bound(""), labels), hostPort: "9000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			views := []*hostView{{host: &hostpool.Host{Name: "h"}, up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{tc.c}}}}
+			views := []*hostView{{host: revpHost("h", ""), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{tc.c}}}}
 			want := `
 # HELP revp_route_info A RevP route, one series per domain: where it sends traffic and how; always 1.
 # TYPE revp_route_info gauge
@@ -185,7 +194,7 @@ func TestRevPDuplicateSeries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &hostpool.Container{Name: "c", State: "running", Labels: tc.labels,
 				Published: map[string][]string{"80/tcp": {srvPort}, "8080/tcp": {srvPort}}}
-			views := []*hostView{{host: &hostpool.Host{Name: "h", BackendHost: "127.0.0.1"}, up: true,
+			views := []*hostView{{host: revpHost("h", "127.0.0.1"), up: true,
 				snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
 			rc := newRevPConcern(Options{RevPProbe: tc.probe, RevPProbeTimeout: 2 * time.Second})
 			reg := prometheus.NewPedanticRegistry()
@@ -268,7 +277,7 @@ func TestRevPProbeHTTPSSelfSigned(t *testing.T) {
 		"snadboy.revp.443.backend-proto": "https",
 		"snadboy.revp.443.health":        "/healthz",
 	}}
-	views := []*hostView{{host: &hostpool.Host{Name: "h", BackendHost: "127.0.0.1"}, up: true,
+	views := []*hostView{{host: revpHost("h", "127.0.0.1"), up: true,
 		snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
 	rc := newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second})
 	want := `
@@ -319,4 +328,184 @@ func ftoa(f float64) string {
 		return "1"
 	}
 	return "0"
+}
+
+// backendServer answers 200 on addr and records each connection it accepts
+// and each request's URI, to show where probes went and where they did not.
+type backendServer struct {
+	srv   *httptest.Server
+	port  string
+	mu    sync.Mutex
+	conns int
+	uris  []string
+}
+
+func startBackend(t *testing.T, addr string) *backendServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", addr, err)
+	}
+	b := &backendServer{}
+	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.uris = append(b.uris, r.RequestURI)
+		b.mu.Unlock()
+	}))
+	b.srv.Listener.Close()
+	b.srv.Listener = ln
+	b.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			b.mu.Lock()
+			b.conns++
+			b.mu.Unlock()
+		}
+	}
+	b.srv.Start()
+	t.Cleanup(b.srv.Close)
+	_, b.port, _ = net.SplitHostPort(ln.Addr().String())
+	return b
+}
+
+func (b *backendServer) seen() (int, []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conns, slices.Clone(b.uris)
+}
+
+// gatherRevP collects one scrape and returns the series of the named
+// families as sorted text lines, without HELP and TYPE.
+func gatherRevP(t *testing.T, rc *revpConcern, views []*hostView, families ...string) string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectRevP(rc, views))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var lines []string
+	for _, mf := range mfs {
+		if !slices.Contains(families, mf.GetName()) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, lp.GetName()+"=\""+lp.GetValue()+"\"")
+			}
+			lines = append(lines, fmt.Sprintf("%s{%s} %g", mf.GetName(), strings.Join(labels, ","), m.GetGauge().GetValue()))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// A flat backend-host is where the probe goes only if the operator allows
+// it; otherwise the route is a backend_host_not_allowed problem and is not
+// probed at all, not even at the Docker host's own address, which is not
+// where the proxy sends its traffic.
+func TestRevPProbeOnlyAllowedBackendHosts(t *testing.T) {
+	own := startBackend(t, "127.0.0.1:0")
+	other := startBackend(t, "127.0.0.2:"+own.port)
+	c := &hostpool.Container{Name: "c", State: "running", Published: map[string][]string{"80/tcp": {own.port}}, Labels: map[string]string{
+		"snadboy.revp.domain":            "a.example.com",
+		"snadboy.revp.backend-host":      "127.0.0.2",
+		"snadboy.revp.health-check.path": "/healthz",
+	}}
+	views := []*hostView{{host: revpHost("h", "127.0.0.1"), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
+	families := []string{"revp_label_errors", "revp_route_probe_success", "revp_route_up"}
+
+	rc := newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second, RevPAllowedBackendHosts: []string{"192.0.2.1"}})
+	want := `revp_label_errors{container="c",host="h",reason="backend_host_not_allowed"} 1
+revp_route_up{container="c",domain="a.example.com",host="h",port="80"} 1`
+	if got := gatherRevP(t, rc, views, families...); got != want {
+		t.Errorf("not allowed:\n%s\nwant:\n%s", got, want)
+	}
+	if n, uris := other.seen(); n != 0 {
+		t.Errorf("127.0.0.2, which the label named, got %d connections: %q", n, uris)
+	}
+	if n, uris := own.seen(); n != 0 {
+		t.Errorf("the Docker host's own address got %d connections: %q", n, uris)
+	}
+
+	rc = newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second, RevPAllowedBackendHosts: []string{"192.0.2.1", "127.0.0.2"}})
+	want = `revp_route_probe_success{container="c",host="h",port="80"} 1
+revp_route_up{container="c",domain="a.example.com",host="h",port="80"} 1`
+	if got := gatherRevP(t, rc, views, families...); got != want {
+		t.Errorf("allowed:\n%s\nwant:\n%s", got, want)
+	}
+	if _, uris := other.seen(); !slices.Equal(uris, []string{"/healthz"}) {
+		t.Errorf("the allowed backend host got %q, want one /healthz", uris)
+	}
+	if n, _ := own.seen(); n != 0 {
+		t.Errorf("the Docker host's own address got %d connections", n)
+	}
+}
+
+// A port published over UDP only is no backend: nothing is probed over TCP
+// on that port number, where some other service may listen.
+func TestRevPProbeUDPOnly(t *testing.T) {
+	tcp := startBackend(t, "127.0.0.1:0")
+	c := &hostpool.Container{Name: "dns", State: "running", Published: map[string][]string{"80/udp": {tcp.port}}, Labels: map[string]string{
+		"snadboy.revp.80.domain": "a.example.com",
+		"snadboy.revp.80.health": "/healthz",
+	}}
+	views := []*hostView{{host: revpHost("h", "127.0.0.1"), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
+	rc := newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second})
+	want := `revp_label_errors{container="dns",host="h",reason="port_not_published"} 1
+revp_route_info{backend_path="/",backend_scheme="http",cloudflare_tunnel="false",container="dns",domain="a.example.com",grammar="port",host="h",host_port="",https="true",port="80",redirect="true",websocket="false"} 1
+revp_route_up{container="dns",domain="a.example.com",host="h",port="80"} 0`
+	if got := gatherRevP(t, rc, views, "revp_label_errors", "revp_route_info", "revp_route_probe_success", "revp_route_up"); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if n, uris := tcp.seen(); n != 0 {
+		t.Errorf("the TCP port of the UDP port's number got %d connections: %q", n, uris)
+	}
+}
+
+// The health path from a label picks the path and query of the probe, never
+// its scheme, host or port.
+func TestRevPProbeHealthPath(t *testing.T) {
+	own := startBackend(t, "127.0.0.1:0")
+	evil := startBackend(t, "127.0.0.2:0")
+	for _, tc := range []struct {
+		health string
+		uri    string // what the backend sees; "" for no probe and a bad_health_path
+	}{
+		{health: "/healthz?deep=1", uri: "/healthz?deep=1"},
+		{health: "healthz", uri: "/healthz"},
+		{health: "@127.0.0.2/x", uri: "/@127.0.0.2/x"},
+		{health: "@127.0.0.2:" + evil.port + "/x"}, // a colon in the first segment reads as a scheme
+		{health: "//127.0.0.2:" + evil.port + "/x"},
+		{health: "http://127.0.0.2:" + evil.port + "/x"},
+		{health: "127.0.0.2:" + evil.port + "/x"},
+	} {
+		t.Run(tc.health, func(t *testing.T) {
+			c := &hostpool.Container{Name: "c", State: "running", Published: map[string][]string{"80/tcp": {own.port}}, Labels: map[string]string{
+				"snadboy.revp.80.domain": "a.example.com",
+				"snadboy.revp.80.health": tc.health,
+			}}
+			views := []*hostView{{host: revpHost("h", "127.0.0.1"), up: true, snap: hostpool.Snapshot{Synced: true, Containers: []*hostpool.Container{c}}}}
+			_, before := own.seen()
+			got := gatherRevP(t, newRevPConcern(Options{RevPProbe: true, RevPProbeTimeout: 2 * time.Second}), views,
+				"revp_label_errors", "revp_route_probe_success")
+			want := `revp_label_errors{container="c",host="h",reason="bad_health_path"} 1`
+			if tc.uri != "" {
+				want = `revp_route_probe_success{container="c",host="h",port="80"} 1`
+			}
+			if got != want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+			_, after := own.seen()
+			var wantURIs []string
+			if tc.uri != "" {
+				wantURIs = []string{tc.uri}
+			}
+			if sent := after[len(before):]; !slices.Equal(sent, wantURIs) {
+				t.Errorf("the backend got %q, want %q", sent, wantURIs)
+			}
+			if n, uris := evil.seen(); n != 0 {
+				t.Errorf("127.0.0.2 got %d connections: %q", n, uris)
+			}
+		})
+	}
 }

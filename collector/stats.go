@@ -62,7 +62,6 @@ func init() {
 // double the load on the daemon.
 type statsConcern struct {
 	opts   Options
-	m      *hostpool.Metrics
 	log    *slog.Logger
 	flight singleflight.Group
 
@@ -70,13 +69,16 @@ type statsConcern struct {
 	last map[string]statsRound // by host, for StatsMaxAge reuse
 }
 
+// statsRound is one host's samples by container ID. A nil sample is a
+// container that stopped or went away before its stats were read: churn,
+// left out of the scrape without failing it.
 type statsRound struct {
 	at      time.Time
 	samples map[string]*hostpool.Stats
 }
 
-func newStatsConcern(opts Options, m *hostpool.Metrics, log *slog.Logger) *statsConcern {
-	return &statsConcern{opts: opts, m: m, log: log, last: map[string]statsRound{}}
+func newStatsConcern(opts Options, log *slog.Logger) *statsConcern {
+	return &statsConcern{opts: opts, log: log, last: map[string]statsRound{}}
 }
 
 func (sc *statsConcern) describe(ch chan<- *prometheus.Desc) {
@@ -114,13 +116,14 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 					v.host.CountStatsError("timeout")
 				}
 				s, found := samples[c.ID]
-				if !found {
+				switch {
+				case !found:
 					mu.Lock()
 					complete = false
 					mu.Unlock()
-					continue
+				case s != nil:
+					emitStats(ch, v.host.Alias, c.Name, s)
 				}
-				emitStats(ch, v.host.Name, c.Name, s)
 			}
 		}()
 	}
@@ -128,14 +131,14 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 	if !complete {
 		return errStatsIncomplete
 	}
-	return nil
+	return anySyncing(views)
 }
 
 // round returns this host's samples: a recent enough earlier round, the
 // round another scrape has in flight, or a new one. A caller whose deadline
 // ends first stops waiting and gets nothing for this host (ok false).
 func (sc *statsConcern) round(ctx context.Context, v *hostView) (samples map[string]*hostpool.Stats, ok bool) {
-	name := v.host.Name
+	name := v.host.Alias
 	if sc.opts.StatsMaxAge > 0 {
 		sc.mu.Lock()
 		r, ok := sc.last[name]
@@ -198,18 +201,20 @@ func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*host
 			defer func() { <-sem }()
 			s, err := v.host.Stats(ctx, c.ID)
 			switch {
+			case errors.Is(err, hostpool.ErrNotRunning):
+				v.host.CountStatsError("not_running")
+				s = nil
 			case err != nil && ctx.Err() != nil:
 				v.host.CountStatsError("timeout")
+				return
 			case err != nil:
 				v.host.CountStatsError("error")
-				sc.log.Debug("stats failed", "host", v.host.Name, "container", c.Name, "err", err)
-			case s.Read.IsZero():
-				// The container stopped between the cache read and the call.
-			default:
-				mu.Lock()
-				samples[c.ID] = s
-				mu.Unlock()
+				sc.log.Debug("stats failed", "container", c.Name, "err", err)
+				return
 			}
+			mu.Lock()
+			samples[c.ID] = s
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -40,12 +39,34 @@ type Host struct {
 	Address     string            // what to dial: socket path (local), host name (ssh/tcp; tailscale_hostname wins over hostname, else the alias)
 	Port        int               // ssh port or tcp port; 0 for local
 	User        string            // ssh only
-	BackendHost string            // backend_hostname, else "" (caller derives)
+	BackendHost string            // backend_hostname, else "": see Backend
 	Description string            //
 	Enabled     bool              // false: validated, but not to be watched; the caller skips it
 	Labels      map[string]string // exported on docker_host_info; nil when none
 	SSH         SSH               // ssh hosts only, else zero
 	TCP         TCP               // tcp hosts only, else zero
+}
+
+// DialAddr is where the exporter connects: the socket path of a local host,
+// host:port of an SSH or TCP one.
+func (h Host) DialAddr() string {
+	if h.Connection == ConnLocal {
+		return h.Address
+	}
+	return net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
+}
+
+// Backend is the address at which the host's published ports are reached:
+// backend_hostname when set, else the loopback address for a local daemon
+// and the dialled name for a remote one.
+func (h Host) Backend() string {
+	switch {
+	case h.BackendHost != "":
+		return h.BackendHost
+	case h.Connection == ConnLocal:
+		return "127.0.0.1"
+	}
+	return h.Address
 }
 
 // SSH says how to reach a daemon over SSH. Paths are resolved: ~ expanded,
@@ -64,11 +85,14 @@ type TCP struct {
 	ServerName string // overrides the name the daemon's certificate is checked against
 }
 
+// Connection kinds, the values of Host.Connection.
 const (
-	connLocal = "local"
-	connSSH   = "ssh"
-	connTCP   = "tcp"
+	ConnLocal = "local"
+	ConnSSH   = "ssh"
+	ConnTCP   = "tcp"
+)
 
+const (
 	defaultSocket        = "/var/run/docker.sock"
 	defaultSSHPort       = 22
 	defaultTLSPort       = 2376 // Docker's port for TLS
@@ -82,7 +106,7 @@ const (
 // Load reads and validates a hosts file. Hosts are sorted by alias.
 // Relative paths in the file are relative to the file's directory.
 func Load(path string) ([]Host, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +116,7 @@ func Load(path string) ([]Host, error) {
 // Parse is Load on bytes; name is used in error messages, and its directory
 // is where relative paths in the file start from.
 func Parse(data []byte, name string) ([]Host, error) {
-	d := decoder{file: name}
+	d := newDecoder(name)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -234,27 +258,27 @@ func (d decoder) build(h, own rawHost, base string) (Host, error) {
 	// defaults can say otherwise. Else it is an SSH host.
 	conn := h.connection.v
 	switch {
-	case own.connection.set() && h.isLocal.v && conn != connLocal:
+	case own.connection.set() && h.isLocal.v && conn != ConnLocal:
 		return Host{}, d.errorf(h.connection.line, "is_local: true contradicts connection: %s", conn)
 	case own.connection.set():
 	case h.isLocal.v, h.socket.set():
-		conn = connLocal
+		conn = ConnLocal
 	case !h.connection.set():
-		conn = connSSH
+		conn = ConnSSH
 	}
 	out.Connection = conn
 	switch {
-	case h.socket.set() && conn != connLocal:
+	case h.socket.set() && conn != ConnLocal:
 		return Host{}, d.errorf(h.socket.line, "socket is only for local hosts (an ssh host's socket is ssh.remote_socket)")
-	case own.sshLine > 0 && conn != connSSH:
+	case own.sshLine > 0 && conn != ConnSSH:
 		return Host{}, d.errorf(own.sshLine, "ssh settings on a %s host", conn)
-	case own.tcpLine > 0 && conn != connTCP:
+	case own.tcpLine > 0 && conn != ConnTCP:
 		return Host{}, d.errorf(own.tcpLine, "tcp settings on an %s host (set connection: tcp for a TCP daemon)", conn)
 	}
 
 	var err error
 	switch conn {
-	case connLocal:
+	case ConnLocal:
 		out.Address = defaultSocket
 		if h.socket.set() {
 			if out.Address, err = resolvePath(base, h.socket.v); err != nil {
@@ -263,7 +287,7 @@ func (d decoder) build(h, own rawHost, base string) (Host, error) {
 		}
 		out.Endpoint = "unix://" + out.Address
 		return out, nil
-	case connSSH:
+	case ConnSSH:
 		return d.buildSSH(out, h, base)
 	}
 	return d.buildTCP(out, h, own, base)
@@ -274,7 +298,7 @@ func (d decoder) buildSSH(out Host, h rawHost, base string) (Host, error) {
 	if out.Address == "" {
 		out.Address = h.alias
 	}
-	if err := checkHostname(out.Address); err != nil {
+	if err := CheckHostname(out.Address); err != nil {
 		return Host{}, d.errorf(h.line, "no hostname is set, and the alias, which stands in for it, is %v", err)
 	}
 	if !h.user.set() {

@@ -156,6 +156,7 @@ func TestLoadInvalid(t *testing.T) {
 		"label-name":             `:5: host "web": labels: "1rack" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`,
 		"label-reserved":         `:3: defaults: labels: "version" is reserved: docker_host_info sets it itself`,
 		"local-and-ssh":          `:4: host "web": is_local: true contradicts connection: ssh`,
+		"merge-bomb":             `:4: host "web": the file expands to more than 1000000 nodes through YAML aliases and merge keys (<<)`,
 		"mode":                   `:5: host "web": ssh.mode "socket" is not one of auto, streamlocal, dial-stdio`,
 		"no-hosts":               `: no hosts defined (hosts: is missing or empty)`,
 		"passphrase-file":        `:6: host "web": ssh.passphrase_file: no such file or directory (relative to testdata)`,
@@ -295,7 +296,7 @@ func TestParseMore(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"float port", "hosts:\n  web:\n    user: u\n    port: 22.5\n", `h.yml:4: host "web": port "22.5" is not an integer`},
 		{"list as user", "hosts:\n  web:\n    user: [a, b]\n", `h.yml:3: host "web": user must be a string, not a list`},
-		{"alias as host name", "hosts:\n  my host:\n    user: u\n", `h.yml:2: host "my host": no hostname is set, and the alias, which stands in for it, is not a host name or IP address (port and user have fields of their own)`},
+		{"alias as host name", "hosts:\n  my host:\n    user: u\n", `h.yml:2: host "my host": no hostname is set, and the alias, which stands in for it, is not a host name or IP address (letters, digits, '.', '-' and '_' only)`},
 		{"duplicate label", "hosts:\n  web:\n    user: u\n    labels:\n      a: x\n      a: y\n", `h.yml:6: host "web": label "a" repeated (first at line 5)`},
 		{"double underscore label", "hosts:\n  web:\n    user: u\n    labels:\n      __x: y\n", `h.yml:5: host "web": labels: "__x" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`},
 		{"ssh block on local", "hosts:\n  web:\n    is_local: true\n    ssh:\n      agent: true\n", `h.yml:5: host "web": ssh settings on a local host`},
@@ -356,6 +357,45 @@ func TestUseTailscale(t *testing.T) {
 		}
 		if hosts[0].Address != tc.want {
 			t.Errorf("%q: dials %q, want %q", tc.flag, hosts[0].Address, tc.want)
+		}
+	}
+}
+
+// nestedMerges is a mapping that merges 8 copies of one a level down,
+// depth levels deep: about 18,700 visits at depth 4.
+func nestedMerges(depth int) string {
+	m := "&m0 {hostname: h.example}"
+	for l := 1; l <= depth; l++ {
+		m = fmt.Sprintf("&m%d {<<: [%s%s]}", l, m, strings.Repeat(fmt.Sprintf(", *m%d", l-1), 7))
+	}
+	return m
+}
+
+// The bound on alias and merge expansion is per file: many hosts, each
+// cheap enough alone, add up to it rather than each getting its own.
+func TestExpansionBoundPerFile(t *testing.T) {
+	t.Setenv("HOME", home)
+	one := "hosts:\n  h0: &h {user: u, <<: " + nestedMerges(4) + "}\n"
+	if _, err := Parse([]byte(one), "h.yml"); err != nil {
+		t.Fatalf("one host: %v", err)
+	}
+	many := one
+	for i := 1; i < 100; i++ {
+		many += fmt.Sprintf("  h%d: *h\n", i)
+	}
+	_, err := Parse([]byte(many), "h.yml")
+	want := "the file expands to more than 1000000 nodes through YAML aliases and merge keys (<<)"
+	if err == nil || !strings.HasPrefix(err.Error(), "h.yml:2: host ") || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("100 hosts: error\n got %v\nwant h.yml:2: host \"h…\": %s", err, want)
+	}
+}
+
+// The merge bomb found by a hostile tester took 17 s of CPU before the
+// bound; this shows what refusing it costs now.
+func BenchmarkLoadMergeBomb(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load("testdata/invalid-merge-bomb.yml"); err == nil {
+			b.Fatal("merge bomb loaded")
 		}
 	}
 }

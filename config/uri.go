@@ -54,7 +54,7 @@ func FromURIs(uris []string, tls TCP) ([]Host, error) {
 			return nil, fmt.Errorf("docker host %q given twice", redact(raw))
 		}
 		seen[h.Endpoint] = true
-		if h.Connection == connLocal {
+		if h.Connection == ConnLocal {
 			h.Alias = "local"
 			if unix > 1 {
 				h.Alias = socketAlias(h.Address, bases)
@@ -70,13 +70,24 @@ func FromURIs(uris []string, tls TCP) ([]Host, error) {
 	return hosts, nil
 }
 
+// FromURI is one host from a DOCKER_HOST-style URI, as FromURIs reads it,
+// named alias.
+func FromURI(alias, raw string, tls TCP) (Host, error) {
+	h, err := fromURI(raw, tls)
+	if err != nil {
+		return Host{}, fmt.Errorf("docker host %q: %w", redact(raw), err)
+	}
+	h.Alias = alias
+	return h, nil
+}
+
 func fromURI(raw string, tls TCP) (Host, error) {
 	// As Docker's own parser: everything after unix:// is the path.
 	if path, ok := strings.CutPrefix(raw, "unix://"); ok {
 		if path == "" {
 			return Host{}, errors.New("no socket path (want unix:///path/to/docker.sock)")
 		}
-		return Host{Connection: connLocal, Endpoint: raw, Address: path, Enabled: true}, nil
+		return Host{Connection: ConnLocal, Endpoint: raw, Address: path, Enabled: true}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -86,7 +97,7 @@ func fromURI(raw string, tls TCP) (Host, error) {
 	switch {
 	case u.Scheme == "" || u.Opaque != "": // a path, or host:port read as scheme:opaque
 		return Host{}, errors.New("not of the form unix:///path, ssh://user@host:port or tcp://host:port")
-	case u.Scheme != connSSH && u.Scheme != connTCP:
+	case u.Scheme != ConnSSH && u.Scheme != ConnTCP:
 		return Host{}, fmt.Errorf("unsupported scheme %q (want unix://, ssh:// or tcp://)", u.Scheme)
 	}
 	host := u.Hostname()
@@ -99,7 +110,7 @@ func fromURI(raw string, tls TCP) (Host, error) {
 	if _, ok := u.User.Password(); ok {
 		return Host{}, errors.New("a password in the URI is not supported (use a hosts file with ssh.password_file)")
 	}
-	if u.Scheme == connTCP && u.User != nil {
+	if u.Scheme == ConnTCP && u.User != nil {
 		return Host{}, errors.New("a user name is only for ssh://")
 	}
 	port := 0
@@ -109,7 +120,7 @@ func fromURI(raw string, tls TCP) (Host, error) {
 		}
 	}
 	h := Host{Alias: host, Connection: u.Scheme, Address: host, Enabled: true}
-	if u.Scheme == connTCP {
+	if u.Scheme == ConnTCP {
 		if tls.CertPath != "" {
 			if err := checkCertDir(tls.CertPath, tls.TLSVerify); err != nil {
 				return Host{}, fmt.Errorf("TLS cert path %q: %w", tls.CertPath, err)

@@ -9,16 +9,24 @@ import (
 	"strings"
 )
 
-// checkHostname catches what is not a bare host name or address, above all
-// "host:port" and "user@host", which belong in port and user.
-func checkHostname(s string) error {
+// CheckHostname says whether s is a bare host name or IP address. It
+// catches above all "host:port" and "user@host", which belong in port and
+// user, and anything that would not survive in a URL's host.
+func CheckHostname(s string) error {
 	if net.ParseIP(s) != nil {
 		return nil
 	}
-	if strings.ContainsAny(s, ":@/ \t") {
+	if strings.ContainsAny(s, ":@/") {
 		return errors.New("not a host name or IP address (port and user have fields of their own)")
 	}
+	if s == "" || len(s) > 253 || strings.IndexFunc(s, notHostnameRune) >= 0 {
+		return errors.New("not a host name or IP address (letters, digits, '.', '-' and '_' only)")
+	}
 	return nil
+}
+
+func notHostnameRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
 }
 
 // resolvePath expands a leading ~ from $HOME and makes a relative path

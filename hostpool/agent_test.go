@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // With ssh.agent the key comes from the agent at SSH_AUTH_SOCK, and the
@@ -41,7 +43,7 @@ func TestSSHAgentAuth(t *testing.T) {
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
 
-	d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: writeKnownHosts(t, srv.addr, k.ed), Agent: true})
+	d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, k.ed), Agent: true})
 	d.spec.KeyFile = "" // the agent's key only
 	if err := connect(t, d); err != nil {
 		t.Fatalf("connect with the agent's key: %v (reason %s)\nlogs: %s", err, Reason(err), logs)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -22,36 +23,36 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // newClient builds a Docker API client whose transport we own, so that every
 // request is timed per endpoint and every connection to the daemon is counted;
-// the moby client's own transport exposes neither.
-//
-// The moby client replaces refused and timed-out dials with a generic
-// "cannot connect" error, so the dialer keeps the last dial error for
-// classifying failures by reason.
-func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger, closed *atomic.Bool) (*client.Client, *http.Transport, *dialErrors, func(), error) {
-	dial, closeDialer, err := spec.dialer(opts.Timeout, log)
-	if err != nil {
-		return nil, nil, nil, nil, err
+// the moby client's own transport exposes neither. It never fails: a host
+// whose TLS files do not load gets a client whose every dial fails with
+// that error, so that it is down with reason tls and no other host is held
+// up (see dialer).
+func newClient(h config.Host, opts Options, m *Metrics, log *slog.Logger, closed *atomic.Bool) (*client.Client, *http.Transport, func()) {
+	var (
+		tlsCfg   *tls.Config
+		setupErr error
+	)
+	if usesTLS(h) {
+		tlsCfg, setupErr = tlsConfig(h)
 	}
-	var tlsConfig *tls.Config
-	if spec.TLS != nil {
-		if tlsConfig, err = TLSFromDir(spec.TLS.CertPath, spec.TLS.ServerName, spec.TLS.Verify); err != nil {
-			closeDialer()
-			return nil, nil, nil, nil, fmt.Errorf("host %s: tls: %w", spec.Name, err)
-		}
+	host := clientHost(h)
+	if _, err := client.ParseHostURL(host); err != nil {
+		// Not reached for a validated host; kept so that no host name can
+		// stop the process.
+		setupErr = errors.Join(setupErr, fmt.Errorf("endpoint %s: %w", h.Endpoint, err))
+		host = "tcp://docker.invalid:2375"
 	}
-	dialErrs := &dialErrors{}
-	maxConns := spec.MaxConnections
-	if maxConns <= 0 {
-		maxConns = opts.MaxConcurrent
-	}
+	dial, closeDialer := dialer(h, setupErr, opts.Timeout, log)
+	maxConns := opts.MaxConcurrent
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dial(ctx)
-			dialErrs.set(err)
 			if err != nil {
 				return nil, err
 			}
@@ -61,11 +62,11 @@ func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger, closed *at
 				c.Close()
 				return nil, errors.New("host left the pool")
 			}
-			active := m.ActiveConnections.WithLabelValues(spec.Name)
+			active := m.ActiveConnections.WithLabelValues(h.Alias)
 			active.Inc()
 			return &countedConn{Conn: c, dec: active.Dec}, nil
 		},
-		TLSClientConfig: tlsConfig,
+		TLSClientConfig: tlsCfg,
 		// Stats are fetched in parallel on every scrape: keep that many
 		// connections idle so a scrape does not redial each one.
 		MaxIdleConns:        maxConns,
@@ -77,69 +78,93 @@ func newClient(spec Spec, opts Options, m *Metrics, log *slog.Logger, closed *at
 		DisableCompression:  true,
 	}
 	hc := &http.Client{
-		Transport: &timedTransport{base: tr, hist: m.APIRequestDuration, host: spec.Name,
+		Transport: &timedTransport{base: tr, hist: m.APIRequestDuration, host: h.Alias,
 			slots: make(chan struct{}, maxConns), pool: opts.pool, closed: closed},
 		CheckRedirect: client.CheckRedirect,
 	}
-	copts := []client.Opt{client.WithHost(spec.clientHost()), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
+	copts := []client.Opt{client.WithHost(host), client.WithHTTPClient(hc), client.WithUserAgent("docker-monitor"),
 		// The client wraps every request in OpenTelemetry instrumentation;
 		// nothing consumes those spans, and on a scrape of 50 containers
 		// they cost about a tenth of the exporter's CPU.
 		client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false }))}
-	if spec.TLS != nil {
+	if usesTLS(h) {
 		copts = append(copts, client.WithScheme("https"))
 	}
 	cli, err := client.New(copts...)
 	if err != nil {
-		closeDialer()
-		return nil, nil, nil, nil, fmt.Errorf("host %s: %w", spec.Name, err)
+		// The options above fail only on a host URL, which was checked.
+		panic(fmt.Sprintf("hostpool: docker client for host %s: %v", h.Alias, err))
 	}
-	return cli, tr, dialErrs, closeDialer, nil
+	return cli, tr, closeDialer
 }
 
-// ParseEndpoint checks a DOCKER_HOST-style URI and returns where to dial.
-func ParseEndpoint(host string) (network, addr string, err error) {
-	u, err := client.ParseHostURL(host)
+// rawErr holds the transport's own error for one API call. The Docker
+// client replaces some transport errors with a message of its own naming
+// the host it builds URLs for ("Cannot connect to the Docker daemon at
+// unix:///var/run/docker.sock"), which behind our dialer is not where the
+// connection went; the transport's error says what really happened.
+type rawErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+type rawErrKey struct{}
+
+func (r *rawErr) set(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
+func (r *rawErr) get() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// CallError is a failed call to a host's daemon. Its message names the host
+// by alias and real endpoint. Err is the transport's error where there is
+// one, else the Docker client's: it is what errors.Is and Reason look at.
+type CallError struct {
+	Host, Endpoint, Op string
+	Err                error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("host %s (%s): %s: %s", e.Host, e.Endpoint, e.Op, describe(e.Err))
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// describe drops the request URL that net/http puts before a transport
+// error: for a unix socket or an SSH host it is a made-up one
+// (http://%2Fvar%2Frun%2Fdocker.sock/v1.41/_ping).
+func describe(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// call runs one API call of h and describes its failure (see CallError).
+func call[T any](ctx context.Context, h *Host, op string, fn func(context.Context) (T, error)) (T, error) {
+	raw := &rawErr{}
+	v, err := fn(context.WithValue(ctx, rawErrKey{}, raw))
 	if err != nil {
-		return "", "", fmt.Errorf("docker host %q: %w", host, err)
+		return v, h.callError(op, err, raw.get())
 	}
-	switch u.Scheme {
-	case "unix":
-		addr = u.Path
-		if addr == "" {
-			addr = u.Host
-		}
-		return "unix", addr, nil
-	case "tcp", "http":
-		return "tcp", u.Host, nil
-	}
-	return "", "", fmt.Errorf("docker host %q: unsupported scheme %q (supported: unix://, tcp://)", host, u.Scheme)
+	return v, nil
 }
 
-// dialErrors remembers the outcome of the latest dial.
-type dialErrors struct {
-	mu   sync.Mutex
-	last error
-}
-
-func (d *dialErrors) set(err error) {
-	d.mu.Lock()
-	d.last = err
-	d.mu.Unlock()
-}
-
-// reason classifies err, looking through the client's generic connection
-// error to the dial error behind it.
-func (d *dialErrors) reason(err error) string {
-	if client.IsErrConnectionFailed(err) {
-		d.mu.Lock()
-		last := d.last
-		d.mu.Unlock()
-		if last != nil {
-			return Reason(last)
-		}
+// callError prefers the transport's error (raw) to the client's, unless
+// the client's says more: an answer from the daemon has no transport error,
+// and a deadline is reported as such by both.
+func (h *Host) callError(op string, err, raw error) error {
+	if raw == nil {
+		raw = err
 	}
-	return Reason(err)
+	return &CallError{Host: h.Alias, Endpoint: h.Endpoint, Op: op, Err: raw}
 }
 
 type countedConn struct {
@@ -187,6 +212,9 @@ func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
+	if raw, ok := req.Context().Value(rawErrKey{}).(*rawErr); ok && err != nil {
+		raw.set(err)
+	}
 	if !t.closed.Load() {
 		t.hist.WithLabelValues(t.host, endpoint).Observe(time.Since(start).Seconds())
 	}
@@ -227,7 +255,7 @@ func Endpoint(path string) string {
 
 // Reason classifies a failed Docker API call for
 // docker_monitor_connection_errors_total: timeout, refused, unreachable,
-// permission, reset, auth, host_key, tls, api or other. The set is closed so
+// permission, reset, auth, host_key, tls, stalled, api or other. The set is closed so
 // the label stays bounded.
 func Reason(err error) string {
 	var ne net.Error
@@ -243,6 +271,10 @@ func Reason(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, ErrTLSFiles):
+		return "tls"
+	case errors.Is(err, ErrStreamStalled):
+		return "stalled"
 	case errors.Is(err, ErrHostKey):
 		return "host_key"
 	case errors.Is(err, ErrAuth):

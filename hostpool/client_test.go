@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 func TestEndpoint(t *testing.T) {
@@ -82,24 +85,43 @@ func TestReason(t *testing.T) {
 	}
 }
 
-// The moby client hides why a dial failed; the host's dialer remembers it.
-func TestDialErrorsReason(t *testing.T) {
+// The moby client replaces a failed dial with a message naming the socket
+// it builds URLs for; errors must name the host's alias and real endpoint,
+// and say what happened.
+func TestCallErrorNamesHost(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h, err := newHost(Spec{Name: "t", Endpoint: "tcp://" + addr}, DefaultOptions, NewMetrics(nil), discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = h.Ping(context.Background())
-	if err == nil {
-		t.Fatal("ping of a closed port succeeded")
-	}
-	if got := h.dialErrs.reason(errors.Unwrap(err)); got != "refused" {
-		t.Errorf("reason = %q, want refused (err: %v)", got, err)
+	for _, tc := range []struct {
+		uri, reason string
+		want        []string
+	}{
+		{"tcp://" + addr, "refused", []string{"host t (tcp://" + addr + "): ping: ", "connection refused"}},
+		{"unix:///nonexistent/docker.sock", "refused", []string{"host t (unix:///nonexistent/docker.sock): ping: ",
+			"dial unix /nonexistent/docker.sock: connect: no such file or directory"}},
+	} {
+		h := newHost(testlab.Host(t, "t", tc.uri), DefaultOptions, NewMetrics(nil), discardLogger())
+		_, err := h.Ping(context.Background())
+		if err == nil {
+			t.Fatalf("%s: ping succeeded", tc.uri)
+		}
+		if got := Reason(err); got != tc.reason {
+			t.Errorf("%s: reason = %q, want %q (err: %v)", tc.uri, got, tc.reason, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.uri, err, w)
+			}
+		}
+		for _, bad := range []string{"/var/run/docker.sock", "Cannot connect", "%2F"} {
+			if strings.Contains(err.Error(), bad) {
+				t.Errorf("%s: error %q names %q", tc.uri, err, bad)
+			}
+		}
+		h.close()
 	}
 }
 

@@ -4,127 +4,117 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
 	"path/filepath"
-	"reflect"
 	"time"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
-// Connection types.
-const (
-	Local = "local"
-	SSH   = "ssh"
-	TCP   = "tcp"
-)
+// ErrTLSFiles marks a TCP host whose certificate files do not load: the
+// host is down for reason tls until the hosts file points at good ones.
+var ErrTLSFiles = errors.New("TLS files do not load")
 
-// Spec names one host to watch and says how to reach it.
-type Spec struct {
-	Name       string // the host label
-	Connection string // Local, SSH or TCP
-	Endpoint   string // DOCKER_HOST-style, for logs and docker_host_connection_info
-	Address    string // Local: the socket path; TCP and SSH: host:port
-	// BackendHost is the address at which the host's published ports are
-	// reached; empty: DefaultBackendHost(Endpoint).
-	BackendHost string
-	Labels      map[string]string // exported on docker_host_info
-	TLS         *TLSSpec          // TCP only; nil for plain HTTP
-	SSH         SSHSpec           // SSH only
-	// MaxConnections caps the requests in flight to this host (0: the
-	// pool's MaxConcurrent).
-	MaxConnections int
-}
+// maxCredentialFile bounds what is read of one key, certificate, password
+// or known_hosts file: real ones are a few KiB, and a path that names a
+// huge file by mistake must not exhaust memory.
+const maxCredentialFile = 1 << 20
 
-// SpecFromEndpoint is the spec for a DOCKER_HOST-style URI without TLS
-// (unix:// or tcp://).
-func SpecFromEndpoint(name, endpoint string) (Spec, error) {
-	network, addr, err := ParseEndpoint(endpoint)
-	if err != nil {
-		return Spec{}, err
+// dialer returns how to open one connection to h's daemon, and what to close
+// when h leaves the pool. A host that cannot be set up (setupErr) still gets
+// a dialer, one that fails with that error: the host is down with a reason
+// while every other host runs, as it would be for a daemon that is away.
+func dialer(h config.Host, setupErr error, timeout time.Duration, log *slog.Logger) (func(context.Context) (net.Conn, error), func()) {
+	if setupErr != nil {
+		return func(context.Context) (net.Conn, error) { return nil, setupErr }, func() {}
 	}
-	s := Spec{Name: name, Endpoint: endpoint, Address: addr, Connection: Local}
-	if network == "tcp" {
-		s.Connection = TCP
+	nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	switch h.Connection {
+	case config.ConnSSH:
+		d := newSSHDialer(h, timeout, log)
+		return d.dial, d.close
+	case config.ConnTCP:
+		return func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "tcp", h.DialAddr()) }, func() {}
 	}
-	return s, nil
+	return func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "unix", h.Address) }, func() {}
 }
-
-// TLSSpec says how to verify a TCP daemon and what to present to it.
-type TLSSpec struct {
-	CertPath   string // ca.pem, cert.pem, key.pem as DOCKER_CERT_PATH
-	ServerName string
-	Verify     bool
-}
-
-// equal reports whether a reload leaves the host as it is.
-func (s Spec) equal(o Spec) bool { return reflect.DeepEqual(s, o) }
 
 // clientHost is the host the moby client builds request URLs from; the
 // transport's dialer decides where connections really go.
-func (s Spec) clientHost() string {
-	if s.Connection == TCP {
-		return "tcp://" + s.Address
+func clientHost(h config.Host) string {
+	switch h.Connection {
+	case config.ConnTCP:
+		return "tcp://" + h.DialAddr()
+	case config.ConnSSH:
+		return "unix://" + h.SSH.RemoteSocket
 	}
-	return "unix:///var/run/docker.sock"
+	return "unix://" + h.Address
 }
 
-func (s Spec) dialer(timeout time.Duration, log *slog.Logger) (func(context.Context) (net.Conn, error), func(), error) {
-	nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	switch s.Connection {
-	case Local:
-		return func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "unix", s.Address) }, func() {}, nil
-	case TCP:
-		return func(ctx context.Context) (net.Conn, error) { return nd.DialContext(ctx, "tcp", s.Address) }, func() {}, nil
-	case SSH:
-		ssh := s.SSH
-		if ssh.Timeout <= 0 {
-			ssh.Timeout = timeout
-		}
-		d := newSSHDialer(ssh, log)
-		return d.dial, d.close, nil
-	}
-	return nil, nil, fmt.Errorf("host %s: unknown connection %q", s.Name, s.Connection)
+// usesTLS says whether h talks TLS to its daemon.
+func usesTLS(h config.Host) bool {
+	return h.Connection == config.ConnTCP && (h.TCP.TLSVerify || h.TCP.CertPath != "")
 }
 
-// TLSFromDir builds a client TLS config from a directory in Docker's
-// layout (ca.pem, cert.pem, key.pem; each optional), as DOCKER_CERT_PATH.
-func TLSFromDir(dir, serverName string, verify bool) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: !verify} //nolint:gosec // tls_verify: false is the user's explicit choice
+// tlsConfig builds the client TLS configuration of a TCP host from its
+// cert_path in Docker's layout (ca.pem, cert.pem, key.pem; each optional, as
+// with DOCKER_CERT_PATH). The server name is set here, not left to the
+// request URL, so that it is what the hosts file says whatever URL the
+// client builds.
+func tlsConfig(h config.Host) (*tls.Config, error) {
+	name := h.TCP.ServerName
+	if name == "" {
+		name = h.Address
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name, InsecureSkipVerify: !h.TCP.TLSVerify} //nolint:gosec // tls_verify: false is the user's explicit choice
+	dir := h.TCP.CertPath
 	if dir == "" {
 		return cfg, nil
 	}
-	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
-	switch {
-	case err == nil:
+	fail := func(file string, err error) error {
+		return fmt.Errorf("%w: tcp.cert_path %s: %s: %v", ErrTLSFiles, dir, file, err)
+	}
+	ca, err := readOptional(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, fail("ca.pem", err)
+	}
+	if ca != nil {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(ca) {
-			return nil, fmt.Errorf("%s: no certificate found", filepath.Join(dir, "ca.pem"))
+			return nil, fail("ca.pem", errors.New("no PEM certificate in it"))
 		}
 		cfg.RootCAs = pool
-	case !os.IsNotExist(err):
-		return nil, err
 	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if _, err := os.Stat(certFile); err == nil {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate %s: %w", certFile, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cert, err := readOptional(filepath.Join(dir, "cert.pem"))
+	switch {
+	case err != nil:
+		return nil, fail("cert.pem", err)
+	case cert == nil:
+		return cfg, nil
 	}
+	key, err := config.ReadFile(filepath.Join(dir, "key.pem"), maxCredentialFile)
+	if err != nil {
+		return nil, fail("key.pem", err)
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		// X509KeyPair's errors say which of the two is wrong and never
+		// quote the key.
+		return nil, fail("cert.pem and key.pem", err)
+	}
+	cfg.Certificates = []tls.Certificate{pair}
 	return cfg, nil
 }
 
-// DefaultBackendHost is where a host's published ports are reached when
-// nothing says otherwise: the loopback address for the local daemon, else
-// the daemon's host name.
-func DefaultBackendHost(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Scheme == "unix" || u.Hostname() == "" {
-		return "127.0.0.1"
+// readOptional reads a file that may be missing (nil, nil).
+func readOptional(path string) ([]byte, error) {
+	b, err := config.ReadFile(path, maxCredentialFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return u.Hostname()
+	return b, err
 }

@@ -2,6 +2,7 @@ package hostpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -41,8 +42,13 @@ func (h *Host) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		h.setConnected(false)
 		h.countError(err)
+		if errors.Is(err, ErrStreamStalled) {
+			// The daemon answered the check that found the stall: reconnect
+			// at once. A session ends this way at most once per check.
+			h.log.Warn("docker host event stream stalled, reconnecting", "err", err)
+			continue
+		}
 		attempt++
 		delay := h.opts.Backoff.Delay(attempt)
 		if attempt > h.opts.Backoff.Retries {
@@ -81,7 +87,11 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 	// are applied after it, by re-inspecting, which is idempotent.
 	f := client.Filters{}
 	f = f.Add("type", EventTypes...)
-	stream := h.cli.Events(ctx, client.EventsListOptions{Filters: f})
+	raw := &rawErr{}
+	stream, err := h.openEvents(context.WithValue(ctx, rawErrKey{}, raw), client.EventsListOptions{Filters: f})
+	if err != nil {
+		return h.callError("event stream", err, raw.get())
+	}
 	buf := make(chan events.Message, max(1, h.opts.EventBuffer))
 	streamErr := make(chan error, 1)
 	go h.readEvents(ctx, stream, buf, streamErr)
@@ -93,15 +103,27 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 	h.markSynced()
 	connected()
 	h.log.Info("docker host connected", "endpoint", h.Endpoint)
+	return h.follow(ctx, buf, func(err error) error { return h.callError("event stream", err, raw.get()) }, streamErr)
+}
 
+// follow applies events and resyncs until the stream breaks, stalls or a
+// resync fails, and returns why.
+func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe func(error) error, streamErr <-chan error) error {
 	tick := time.NewTicker(h.opts.DiscoveryInterval)
 	defer tick.Stop()
+	var (
+		check    streamCheck
+		checkDue <-chan time.Time // nil (never) when the check is off
+	)
+	if h.opts.StreamCheckInterval > 0 {
+		checkDue = time.After(h.opts.StreamCheckInterval)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-streamErr:
-			return fmt.Errorf("host %s: event stream: %w", h.Name, err)
+			return describe(err)
 		case msg := <-buf:
 			err := h.apply(ctx, msg)
 			h.pending.Add(-1)
@@ -112,6 +134,14 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 				h.log.Warn("applying event failed, resyncing", "err", err)
 				h.Resync()
 			}
+		case <-checkDue:
+			// Events read but not applied yet would look like a stall.
+			if len(buf) == 0 && h.pending.Load() == 0 {
+				if err := check.run(ctx, h); err != nil {
+					return err
+				}
+			}
+			checkDue = time.After(check.due(h.opts.StreamCheckInterval))
 		case <-tick.C:
 			if err := h.timedResync(ctx); err != nil {
 				return err
@@ -121,6 +151,24 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 				return err
 			}
 		}
+	}
+}
+
+// openEvents opens the event stream within --docker.timeout. The client's
+// Events waits for the answer's headers under the stream's own context,
+// which has no deadline: a daemon (or a network) that takes the request and
+// never answers would hold the host's goroutine for ever. On a timeout the
+// session ends, and its context with it the wait.
+func (h *Host) openEvents(ctx context.Context, opts client.EventsListOptions) (client.EventsResult, error) {
+	opened := make(chan client.EventsResult, 1)
+	go func() { opened <- h.cli.Events(ctx, opts) }()
+	t := time.NewTimer(h.opts.Timeout)
+	defer t.Stop()
+	select {
+	case s := <-opened:
+		return s, nil
+	case <-t.C:
+		return client.EventsResult{}, fmt.Errorf("no answer in %s: %w", h.opts.Timeout, context.DeadlineExceeded)
 	}
 }
 
@@ -152,7 +200,7 @@ func (h *Host) readEvents(ctx context.Context, stream client.EventsResult, buf c
 			case buf <- msg:
 			default:
 				h.pending.Add(-1)
-				h.m.EventsDropped.WithLabelValues(h.Name).Inc()
+				h.m.EventsDropped.WithLabelValues(h.Alias).Inc()
 				h.Resync()
 			}
 		}

@@ -1,8 +1,10 @@
 package hostpool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // Info is what the daemon says about itself; it changes rarely, so it is read
@@ -36,7 +40,6 @@ type EventKey struct{ Type, Action string }
 type Snapshot struct {
 	Containers []*Container // sorted by name
 	Info       Info
-	Connected  bool // the last call to the daemon succeeded
 	StreamUp   bool
 	// Synced is true once a full sync has succeeded: before that the cache
 	// is empty, not a host without containers.
@@ -44,18 +47,14 @@ type Snapshot struct {
 	Events map[EventKey]float64
 }
 
-// Host is one Docker daemon: its client, its container cache and the event
-// goroutine that keeps the cache current between scrapes.
+// Host is one Docker daemon: what the hosts file says of it, its client, its
+// container cache and the event goroutine that keeps the cache current
+// between scrapes.
 type Host struct {
-	Name        string
-	Connection  string // local, ssh or tcp
-	Endpoint    string
-	BackendHost string            // where the host's published ports are reached
-	Labels      map[string]string // from the hosts file, for docker_host_info
+	config.Host // Alias is the host label of every series
 
 	cli         *client.Client
 	tr          *http.Transport
-	dialErrs    *dialErrors
 	closeDialer func()
 	opts        Options
 	log         *slog.Logger
@@ -64,7 +63,6 @@ type Host struct {
 	mu         sync.RWMutex
 	containers map[string]*Container
 	info       Info
-	connected  bool
 	streamUp   bool
 	everSynced bool
 	events     map[EventKey]float64
@@ -82,35 +80,16 @@ type Host struct {
 	closed *atomic.Bool
 }
 
-func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, error) {
-	if spec.Connection == "" {
-		// Only an endpoint given: a unix:// or plain tcp:// daemon.
-		s, err := SpecFromEndpoint(spec.Name, spec.Endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", spec.Name, err)
-		}
-		s.BackendHost, s.Labels, s.MaxConnections = spec.BackendHost, spec.Labels, spec.MaxConnections
-		spec = s
-	}
-	log = log.With("host", spec.Name)
+// newHost sets up a host without connecting. It cannot fail: a host whose
+// files do not load is down with a reason once it runs (see newClient).
+func newHost(hc config.Host, opts Options, m *Metrics, log *slog.Logger) *Host {
+	log = log.With("host", hc.Alias)
 	closed := new(atomic.Bool)
-	cli, tr, dialErrs, closeDialer, err := newClient(spec, opts, m, log, closed)
-	if err != nil {
-		return nil, err
-	}
-	backend := spec.BackendHost
-	if backend == "" {
-		backend = DefaultBackendHost(spec.Endpoint)
-	}
+	cli, tr, closeDialer := newClient(hc, opts, m, log, closed)
 	return &Host{
-		Name:        spec.Name,
-		Connection:  spec.Connection,
-		Endpoint:    spec.Endpoint,
-		BackendHost: backend,
-		Labels:      spec.Labels,
+		Host:        hc,
 		cli:         cli,
 		tr:          tr,
-		dialErrs:    dialErrs,
 		closeDialer: closeDialer,
 		opts:        opts,
 		log:         log,
@@ -122,7 +101,7 @@ func newHost(spec Spec, opts Options, m *Metrics, log *slog.Logger) (*Host, erro
 		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 		closed:      closed,
-	}, nil
+	}
 }
 
 // Synced is closed once the host's first sync attempt has ended, whether it
@@ -138,7 +117,6 @@ func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{
 		Containers: make([]*Container, 0, len(h.containers)),
 		Info:       h.info,
-		Connected:  h.connected,
 		StreamUp:   h.streamUp,
 		Synced:     h.everSynced,
 		Events:     make(map[EventKey]float64, len(h.events)),
@@ -166,15 +144,22 @@ func (h *Host) WaitEvents(ctx context.Context) {
 	}
 }
 
-// Ping checks the daemon answers and returns how long it took.
+// Ping checks the daemon answers and returns how long it took. A ping cut
+// short by ctx, the scrape's own deadline, is not counted against the host:
+// the deadline is the client's choice (a scrape timeout of 1 ms would
+// otherwise count an error on every host), and a host that really hangs is
+// counted by its event goroutine, whose calls have --docker.timeout.
 func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	_, err := h.cli.Ping(ctx, client.PingOptions{})
+	_, err := call(ctx, h, "ping", func(ctx context.Context) (client.PingResult, error) {
+		return h.cli.Ping(ctx, client.PingOptions{})
+	})
 	d := time.Since(start)
-	h.setConnected(err == nil)
 	if err != nil {
-		h.countError(err)
-		return d, fmt.Errorf("host %s: ping: %w", h.Name, err)
+		if ctx.Err() == nil {
+			h.countError(err)
+		}
+		return d, err
 	}
 	h.mu.RLock()
 	streamUp := h.streamUp
@@ -190,24 +175,44 @@ func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 	return d, nil
 }
 
+// ErrNotRunning is the answer to a stats call for a container that is gone
+// or has stopped since the cache said it runs: churn, not a failure.
+var ErrNotRunning = errors.New("container not running")
+
 // Stats reads one resource-stats sample of a running container. one-shot
 // makes the daemon answer from its latest sample instead of waiting for a
 // second one to compute CPU deltas, which we do not need for counters.
 func (h *Host) Stats(ctx context.Context, id string) (*Stats, error) {
-	res, err := h.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
+	op := fmt.Sprintf("stats %.12s", id)
+	res, err := call(ctx, h, op, func(ctx context.Context) (client.ContainerStatsResult, error) {
+		return h.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
+	})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("host %s: stats %.12s: %w", h.Name, id, err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	// The daemon sends the sample in small chunks; reading it whole before
 	// decoding costs less than letting the decoder refill per chunk.
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: stats %.12s: read: %w", h.Name, id, err)
+		return nil, h.callError(op+": read", err, nil)
+	}
+	// A container that stops while the daemon waits for its next sample
+	// ends the answer with no body at all (Docker 20.10's ContainerStats
+	// returns when the container's stats subscription closes); one that is
+	// already stopped gets a sample with no read time.
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%s: empty answer: %w", op, ErrNotRunning)
 	}
 	var s Stats
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("host %s: stats %.12s: decode: %w", h.Name, id, err)
+		return nil, h.callError(op+": decode", err, nil)
+	}
+	if s.Read.IsZero() {
+		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
 	}
 	return &s, nil
 }
@@ -220,12 +225,6 @@ func (h *Host) Resync() {
 	}
 }
 
-func (h *Host) setConnected(ok bool) {
-	h.mu.Lock()
-	h.connected = ok
-	h.mu.Unlock()
-}
-
 func (h *Host) setStreamUp(up bool) {
 	h.mu.Lock()
 	h.streamUp = up
@@ -234,130 +233,15 @@ func (h *Host) setStreamUp(up bool) {
 
 func (h *Host) countError(err error) {
 	if !h.closed.Load() {
-		h.m.ConnectionErrors.WithLabelValues(h.Name, h.dialErrs.reason(err)).Inc()
+		h.m.ConnectionErrors.WithLabelValues(h.Alias, Reason(err)).Inc()
 	}
 }
 
 // CountStatsError counts a running container left out of a scrape's stats.
 func (h *Host) CountStatsError(reason string) {
 	if !h.closed.Load() {
-		h.m.StatsErrors.WithLabelValues(h.Name, reason).Inc()
+		h.m.StatsErrors.WithLabelValues(h.Alias, reason).Inc()
 	}
-}
-
-// connect negotiates the API version (again on every reconnect: the daemon
-// may have been upgraded while away) and reads the daemon's description.
-func (h *Host) connect(ctx context.Context) error {
-	if _, err := h.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
-		return fmt.Errorf("host %s: ping: %w", h.Name, err)
-	}
-	return h.refreshInfo(ctx)
-}
-
-func (h *Host) refreshInfo(ctx context.Context) error {
-	v, err := h.cli.ServerVersion(ctx, client.ServerVersionOptions{})
-	if err != nil {
-		return fmt.Errorf("host %s: version: %w", h.Name, err)
-	}
-	in, err := h.cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return fmt.Errorf("host %s: info: %w", h.Name, err)
-	}
-	h.mu.Lock()
-	h.info = Info{
-		Version:       v.Version,
-		APIVersion:    v.APIVersion,
-		OS:            in.Info.OperatingSystem,
-		KernelVersion: in.Info.KernelVersion,
-		Architecture:  in.Info.Architecture,
-		CPUs:          in.Info.NCPU,
-		MemoryBytes:   in.Info.MemTotal,
-		Images:        in.Info.Images,
-	}
-	h.connected = true
-	h.mu.Unlock()
-	return nil
-}
-
-// refreshImages recounts images after an image event; Info would count them
-// too but costs the daemon far more (it execs runc and containerd to report
-// their versions).
-func (h *Host) refreshImages(ctx context.Context) error {
-	res, err := h.cli.ImageList(ctx, client.ImageListOptions{All: true})
-	if err != nil {
-		return fmt.Errorf("host %s: list images: %w", h.Name, err)
-	}
-	h.mu.Lock()
-	h.info.Images = len(res.Items)
-	h.mu.Unlock()
-	return nil
-}
-
-// resync re-lists every container and replaces the cache, so that whatever
-// happened while the stream was down (or events were dropped) is corrected.
-func (h *Host) resync(ctx context.Context) error {
-	start := time.Now()
-	list, err := h.cli.ContainerList(ctx, client.ContainerListOptions{All: true})
-	if err != nil {
-		return fmt.Errorf("host %s: list containers: %w", h.Name, err)
-	}
-	fresh := make(map[string]*Container, len(list.Items))
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		firstErr error
-		sem      = make(chan struct{}, max(1, h.opts.MaxConcurrent))
-	)
-	for _, item := range list.Items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(id string) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := h.inspect(ctx, id)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil && firstErr == nil:
-				firstErr = err
-			case c != nil:
-				fresh[id] = c
-			}
-		}(item.ID)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := h.refreshInfo(ctx); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	added := 0
-	for id := range fresh {
-		if _, ok := h.containers[id]; !ok {
-			added++
-		}
-	}
-	h.containers = fresh
-	h.everSynced = true
-	h.mu.Unlock()
-	h.m.ContainersDiscovered.WithLabelValues(h.Name).Add(float64(added))
-	h.m.DiscoveryDuration.WithLabelValues(h.Name).Observe(time.Since(start).Seconds())
-	h.log.Debug("resynced", "containers", len(fresh), "new", added, "duration", time.Since(start))
-	return nil
-}
-
-// inspect returns nil, nil for a container that is already gone.
-func (h *Host) inspect(ctx context.Context, id string) (*Container, error) {
-	res, err := h.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("host %s: inspect %.12s: %w", h.Name, id, err)
-	}
-	return fromInspect(res.Container), nil
 }
 
 func (h *Host) upsert(c *Container) {
@@ -366,7 +250,7 @@ func (h *Host) upsert(c *Container) {
 	h.containers[c.ID] = c
 	h.mu.Unlock()
 	if !known {
-		h.m.ContainersDiscovered.WithLabelValues(h.Name).Inc()
+		h.m.ContainersDiscovered.WithLabelValues(h.Alias).Inc()
 	}
 }
 
@@ -381,7 +265,7 @@ func (h *Host) close() {
 	h.tr.CloseIdleConnections()
 	_ = h.cli.Close()
 	h.closeDialer()
-	h.m.forget(h.Name)
+	h.m.forget(h.Alias)
 }
 
 // ShortID is the 12-character form of an ID that docker ps shows.

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // hostKeyCallback checks host keys against known_hosts. It also returns the
@@ -20,7 +22,14 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, []string, error) {
 		return ssh.InsecureIgnoreHostKey(), nil, nil //nolint:gosec // explicit opt-in, warned about
 	}
 	path := d.spec.KnownHosts
-	check, err := knownhosts.New(path)
+	// knownhosts opens the file itself: make sure first that it is a
+	// regular file of sane size, which a FIFO (a connect that hangs for
+	// ever) or /dev/zero is not.
+	_, err := config.ReadFile(path, config.MaxFileSize)
+	var check ssh.HostKeyCallback
+	if err == nil {
+		check, err = knownhosts.New(path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		// A missing file knows no host. The handshake still runs, so that
 		// under strict the host is refused as unknown, with the fingerprint
@@ -29,9 +38,9 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, []string, error) {
 		check, err = knownhosts.New()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("known_hosts %s: %w", path, err)
+		return nil, nil, fmt.Errorf("%w: ssh.known_hosts: %v", ErrHostKey, err)
 	}
-	algos := knownHostKeyAlgorithms(check, d.spec.Addr)
+	algos := knownHostKeyAlgorithms(check, d.addr)
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
 		var ke *knownhosts.KeyError
@@ -47,20 +56,20 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, []string, error) {
 		if len(ke.Want) > 0 {
 			logErr("SSH host key MISMATCH: the host presents a different key than known_hosts records. "+
 				"If the host was reinstalled, remove its line from known_hosts (ssh-keygen -R) and reconnect; otherwise someone may be impersonating it",
-				"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
+				"addr", d.addr, "known_hosts", path, "presented", fp)
 			return fmt.Errorf("%w: key %s for %s does not match %s", ErrHostKey, fp, hostname, path)
 		}
 		if d.spec.HostKeyPolicy == "accept-new" {
 			if werr := recordHostKey(path, hostname, key); werr != nil {
 				logErr("SSH host key unknown and could not be recorded in known_hosts (host_key_policy: accept-new): make the file and its directory writable",
-					"addr", d.spec.Addr, "known_hosts", path, "presented", fp, "err", werr)
+					"addr", d.addr, "known_hosts", path, "presented", fp, "err", werr)
 				return fmt.Errorf("%w: record new key %s for %s in %s: %v", ErrHostKey, fp, hostname, path, werr)
 			}
-			d.log.Info("recorded new SSH host key (host_key_policy: accept-new)", "addr", d.spec.Addr, "key", fp, "known_hosts", path)
+			d.log.Info("recorded new SSH host key (host_key_policy: accept-new)", "addr", d.addr, "key", fp, "known_hosts", path)
 			return nil
 		}
 		logErr("SSH host key unknown: add it to known_hosts (ssh-keyscan -p PORT HOST >> known_hosts, after checking the fingerprint) or set host_key_policy: accept-new",
-			"addr", d.spec.Addr, "known_hosts", path, "presented", fp)
+			"addr", d.addr, "known_hosts", path, "presented", fp)
 		return fmt.Errorf("%w: no key for %s in %s (presented %s)", ErrHostKey, hostname, path, fp)
 	}, algos, nil
 }

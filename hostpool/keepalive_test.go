@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // freezer forwards TCP to a server until frozen; from then on it keeps the
@@ -65,7 +67,7 @@ func TestSSHKeepaliveDropsSilentConnection(t *testing.T) {
 	k := testKeys()
 	srv := startServer(t, k.ed)
 	f := startFreezer(t, srv.addr)
-	d, logs := testDialer(t, SSHSpec{Addr: f.addr, KnownHosts: writeKnownHosts(t, f.addr, k.ed)})
+	d, logs := testDialer(t, f.addr, config.SSH{KnownHosts: writeKnownHosts(t, f.addr, k.ed)})
 	d.spec.Keepalive = 100 * time.Millisecond
 	if err := connect(t, d); err != nil {
 		t.Fatalf("connect: %v", err)

@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"host", "endpoint"}),
 		ConnectionErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docker_monitor_connection_errors_total",
-			Help: "Failed Docker API calls and event-stream breaks, by host and reason (timeout, refused, unreachable, permission, reset, auth, host_key, tls, api, other).",
+			Help: "Failed Docker API calls and event-stream breaks, by host and reason (timeout, refused, unreachable, permission, reset, auth, host_key, tls, stalled, api, other).",
 		}, []string{"host", "reason"}),
 		ContainersDiscovered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docker_monitor_containers_discovered_total",
@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"host"}),
 		StatsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "docker_monitor_stats_errors_total",
-			Help: "Running containers whose resource stats were left out of a scrape, by host and reason (timeout: missed the scrape deadline; error: the daemon refused).",
+			Help: "Running containers whose resource stats were left out of a scrape, by host and reason (timeout: missed the scrape deadline; error: the call failed; not_running: the container stopped or went away meanwhile).",
 		}, []string{"host", "reason"}),
 	}
 	if reg != nil {

@@ -7,20 +7,25 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/snadboy/docker-monitor/config"
 )
 
 // Options are the settings every host entry shares.
 type Options struct {
 	Timeout           time.Duration // per API call, and for connecting
 	DiscoveryInterval time.Duration // full resync period
-	EventBuffer       int           // events waiting to be applied
-	MaxConcurrent     int           // API calls in flight per host (max_connections_per_host)
-	PoolSize          int           // API calls in flight over all hosts (connection_pool_size; 0: unbounded)
-	Backoff           Backoff
+	// StreamCheckInterval is the period of the check that the event stream
+	// still delivers (0: off); see checkStream.
+	StreamCheckInterval time.Duration
+	EventBuffer         int // events waiting to be applied
+	MaxConcurrent       int // API calls in flight per host (max_connections_per_host)
+	PoolSize            int // API calls in flight over all hosts (connection_pool_size; 0: unbounded)
+	Backoff             Backoff
 
 	pool chan struct{}
 }
@@ -31,12 +36,13 @@ type Options struct {
 // would take 10 s for 50 containers. 50 per host lets one scrape read them
 // all in one tick; 200 in all covers four such hosts at once.
 var DefaultOptions = Options{
-	Timeout:           30 * time.Second,
-	DiscoveryInterval: 60 * time.Second,
-	EventBuffer:       1000,
-	MaxConcurrent:     50,
-	PoolSize:          200,
-	Backoff:           DefaultBackoff,
+	Timeout:             30 * time.Second,
+	DiscoveryInterval:   60 * time.Second,
+	StreamCheckInterval: 10 * time.Second,
+	EventBuffer:         1000,
+	MaxConcurrent:       50,
+	PoolSize:            200,
+	Backoff:             DefaultBackoff,
 }
 
 // Pool is the set of watched hosts; Apply changes it while it runs.
@@ -52,39 +58,37 @@ type Pool struct {
 }
 
 type entry struct {
-	spec   Spec
 	host   *Host
 	cancel context.CancelFunc
 }
 
-// New builds a pool; nothing connects until Start.
-func New(specs []Spec, opts Options, m *Metrics, log *slog.Logger) (*Pool, error) {
+// New builds a pool of the enabled hosts; nothing connects until Start.
+// It fails only if two hosts have one alias: a host that cannot be set up
+// is down with a reason instead, and holds up no other.
+func New(hosts []config.Host, opts Options, m *Metrics, log *slog.Logger) (*Pool, error) {
 	if opts.PoolSize > 0 {
 		opts.pool = make(chan struct{}, opts.PoolSize)
 	}
 	p := &Pool{opts: opts, m: m, log: log, entries: map[string]*entry{}}
-	if err := checkSpecs(specs); err != nil {
+	if err := checkAliases(hosts); err != nil {
 		return nil, err
 	}
-	for _, s := range specs {
-		h, err := newHost(s, opts, m, log)
-		if err != nil {
-			p.closeAll()
-			return nil, err
+	for _, hc := range hosts {
+		if hc.Enabled {
+			p.entries[hc.Alias] = &entry{host: newHost(hc, opts, m, log)}
 		}
-		p.entries[s.Name] = &entry{spec: s, host: h}
 	}
 	p.sortHosts()
 	return p, nil
 }
 
-func checkSpecs(specs []Spec) error {
+func checkAliases(hosts []config.Host) error {
 	seen := map[string]bool{}
-	for _, s := range specs {
-		if seen[s.Name] {
-			return fmt.Errorf("host %s: named twice", s.Name)
+	for _, h := range hosts {
+		if seen[h.Alias] {
+			return fmt.Errorf("host %s: named twice", h.Alias)
 		}
-		seen[s.Name] = true
+		seen[h.Alias] = true
 	}
 	return nil
 }
@@ -124,39 +128,29 @@ func (p *Pool) Stop() {
 	p.hosts = nil
 }
 
-func (p *Pool) closeAll() {
-	for _, e := range p.entries {
-		e.host.close()
-	}
-}
-
-// Apply makes the pool watch exactly specs: added hosts connect, removed
-// hosts close (and their series go), changed hosts reconnect from scratch,
-// and unchanged hosts keep their connection, cache and counters. Nothing
-// changes if any new host cannot be set up.
-func (p *Pool) Apply(specs []Spec) error {
-	if err := checkSpecs(specs); err != nil {
+// Apply makes the pool watch exactly the enabled hosts: added hosts
+// connect, removed hosts close (and their series go), changed hosts
+// reconnect from scratch, and unchanged hosts keep their connection, cache
+// and counters. It changes nothing if two hosts have one alias.
+func (p *Pool) Apply(hosts []config.Host) error {
+	if err := checkAliases(hosts); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fresh := map[string]*entry{}
-	for _, s := range specs {
-		if old, ok := p.entries[s.Name]; ok && old.spec.equal(s) {
+	keep := map[string]bool{}
+	for _, hc := range hosts {
+		if !hc.Enabled {
 			continue
 		}
-		h, err := newHost(s, p.opts, p.m, p.log)
-		if err != nil {
-			for _, e := range fresh {
-				e.host.close()
-			}
-			return err
+		keep[hc.Alias] = true
+		// Any change, however small, reconnects: the entry is the
+		// whole description of how to reach the host.
+		if old, ok := p.entries[hc.Alias]; ok && reflect.DeepEqual(old.host.Host, hc) {
+			continue
 		}
-		fresh[s.Name] = &entry{spec: s, host: h}
-	}
-	keep := map[string]bool{}
-	for _, s := range specs {
-		keep[s.Name] = true
+		fresh[hc.Alias] = &entry{host: newHost(hc, p.opts, p.m, p.log)}
 	}
 	for name, old := range p.entries {
 		if _, replaced := fresh[name]; replaced || !keep[name] {
@@ -180,7 +174,7 @@ func (p *Pool) sortHosts() {
 	for _, e := range p.entries {
 		p.hosts = append(p.hosts, e.host)
 	}
-	sort.Slice(p.hosts, func(i, j int) bool { return p.hosts[i].Name < p.hosts[j].Name })
+	sort.Slice(p.hosts, func(i, j int) bool { return p.hosts[i].Alias < p.hosts[j].Alias })
 }
 
 // Hosts returns the hosts sorted by name.
@@ -200,14 +194,4 @@ func (p *Pool) Ready() bool {
 		}
 	}
 	return true
-}
-
-// DefaultName derives a host label from a DOCKER_HOST-style URI: "local" for
-// a unix socket, else the host name.
-func DefaultName(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Scheme == "unix" || u.Hostname() == "" {
-		return "local"
-	}
-	return u.Hostname()
 }

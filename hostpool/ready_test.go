@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/internal/dockerfake"
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 // The pool is not ready while a host's first sync is under way, and is once
@@ -22,7 +24,7 @@ func TestReadyAfterFirstSyncAttempt(t *testing.T) {
 	fake.SetHang(true)
 	opts := DefaultOptions
 	opts.Timeout = 500 * time.Millisecond
-	pool, err := New([]Spec{{Name: "fake", Endpoint: fake.Host}}, opts, NewMetrics(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pool, err := New([]config.Host{testlab.Host(t, "fake", fake.Host)}, opts, NewMetrics(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,23 +13,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-)
 
-// SSHSpec says how to reach a daemon over SSH.
-type SSHSpec struct {
-	Addr           string // host:port
-	User           string
-	KeyFile        string
-	PassphraseFile string
-	PasswordFile   string
-	Agent          bool
-	KnownHosts     string
-	HostKeyPolicy  string // strict, accept-new, insecure
-	Timeout        time.Duration
-	Keepalive      time.Duration
-	RemoteSocket   string
-	Mode           string // auto, streamlocal, dial-stdio
-}
+	"github.com/snadboy/docker-monitor/config"
+)
 
 // ErrHostKey marks a host key that known_hosts rejects (or lacks, under the
 // strict policy).
@@ -43,7 +29,9 @@ var ErrAuth = errors.New("ssh authentication failed")
 // where the server forbids that, through `docker system dial-stdio` as
 // `docker -H ssh://` does.
 type sshDialer struct {
-	spec SSHSpec
+	spec config.SSH
+	addr string // host:port
+	user string
 	log  *slog.Logger
 
 	mu     sync.Mutex
@@ -64,7 +52,11 @@ type sshDialer struct {
 	lastRejected string
 }
 
-func newSSHDialer(spec SSHSpec, log *slog.Logger) *sshDialer {
+func newSSHDialer(h config.Host, timeout time.Duration, log *slog.Logger) *sshDialer {
+	spec := h.SSH
+	if spec.Timeout <= 0 {
+		spec.Timeout = timeout
+	}
 	if spec.RemoteSocket == "" {
 		spec.RemoteSocket = "/var/run/docker.sock"
 	}
@@ -77,7 +69,7 @@ func newSSHDialer(spec SSHSpec, log *slog.Logger) *sshDialer {
 	if spec.HostKeyPolicy == "insecure" {
 		log.Warn("SSH host key verification is off (host_key_policy: insecure): anyone between here and the host can impersonate it")
 	}
-	return &sshDialer{spec: spec, log: log, stdioSlots: make(chan struct{}, 9)}
+	return &sshDialer{spec: spec, addr: h.DialAddr(), user: h.User, log: log, stdioSlots: make(chan struct{}, 9)}
 }
 
 // stdioRetry is how long mode auto keeps using dial-stdio before it tries
@@ -91,28 +83,40 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	if !d.useStreamlocal() {
-		return d.dialStdio(ctx, c)
+		return d.dialStdio(ctx, c, nil)
 	}
 	conn, err := c.DialContext(ctx, "unix", d.spec.RemoteSocket)
 	if err == nil {
 		return conn, nil
 	}
-	openErr := fmt.Errorf("ssh %s: open %s: %w", d.spec.Addr, d.spec.RemoteSocket, err)
 	var oce *ssh.OpenChannelError
 	if !errors.As(err, &oce) {
 		// Not a refusal by the server: the SSH connection itself is broken.
 		d.reset(c)
-		return nil, openErr
+		return nil, fmt.Errorf("ssh %s: open remote socket %s: %w", d.addr, d.spec.RemoteSocket, err)
 	}
+	// OpenSSH refuses the channel in the same words whether the socket is
+	// missing (dockerd down or restarting) or the server forbids socket
+	// forwarding, so the error says both.
+	openErr := fmt.Errorf("ssh %s: remote socket %s: the server refused a channel to it (the socket is missing, or the server forbids socket forwarding): %w",
+		d.addr, d.spec.RemoteSocket, err)
 	if d.spec.Mode != "auto" {
 		return nil, openErr
 	}
-	conn, serr := d.dialStdio(ctx, c)
+	// dial-stdio tells the two apart: it works where forwarding is
+	// forbidden, and fails where the socket is missing. Until its first
+	// answer proves it (stdioConn.onData), nothing is claimed.
+	conn, serr := d.dialStdio(ctx, c, openErr)
 	if serr != nil {
-		// The refusal may just as well mean the remote daemon is down:
-		// report that, not the fallback's failure.
 		return nil, fmt.Errorf("%w (dial-stdio fallback failed too: %v)", openErr, serr)
 	}
+	return conn, nil
+}
+
+// stdioWorks records that dial-stdio answered where streamlocal was
+// refused: the server forbids socket forwarding, and mode auto uses
+// dial-stdio for a while (see useStreamlocal).
+func (d *sshDialer) stdioWorks(c *ssh.Client) {
 	d.mu.Lock()
 	first := !d.stdioLogged
 	if d.client == c {
@@ -121,11 +125,10 @@ func (d *sshDialer) dial(ctx context.Context) (net.Conn, error) {
 	d.mu.Unlock()
 	msg := "SSH server refuses socket forwarding; using `docker system dial-stdio` on the remote"
 	if first {
-		d.log.Info(msg, "addr", d.spec.Addr, "reason", oce.Message)
+		d.log.Info(msg, "addr", d.addr)
 	} else {
-		d.log.Debug(msg, "addr", d.spec.Addr, "reason", oce.Message)
+		d.log.Debug(msg, "addr", d.addr)
 	}
-	return conn, nil
 }
 
 // useStreamlocal says whether to open the remote socket with
@@ -178,7 +181,7 @@ func (d *sshDialer) connect(ctx context.Context) (*ssh.Client, error) {
 	// The agent's connection is needed until the handshake has signed.
 	defer done()
 	nd := net.Dialer{Timeout: d.spec.Timeout}
-	raw, err := nd.DialContext(ctx, "tcp", d.spec.Addr)
+	raw, err := nd.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +190,7 @@ func (d *sshDialer) connect(ctx context.Context) (*ssh.Client, error) {
 	} else if d.spec.Timeout > 0 {
 		_ = raw.SetDeadline(time.Now().Add(d.spec.Timeout))
 	}
-	sc, chans, reqs, err := ssh.NewClientConn(raw, d.spec.Addr, cfg)
+	sc, chans, reqs, err := ssh.NewClientConn(raw, d.addr, cfg)
 	if err != nil {
 		raw.Close()
 		var ane *ssh.AlgorithmNegotiationError
@@ -198,10 +201,10 @@ func (d *sshDialer) connect(ctx context.Context) (*ssh.Client, error) {
 			if d.firstRejection("types:" + strings.Join(ane.RequestedAlgorithms, ",")) {
 				d.log.Error("SSH host key MISMATCH: the host offers no key of a type known_hosts records for it. "+
 					"If the host was reinstalled, remove its line from known_hosts (ssh-keygen -R) and reconnect; otherwise someone may be impersonating it",
-					"addr", d.spec.Addr, "known_hosts", d.spec.KnownHosts, "recorded", cfg.HostKeyAlgorithms, "offered", ane.RequestedAlgorithms)
+					"addr", d.addr, "known_hosts", d.spec.KnownHosts, "recorded", cfg.HostKeyAlgorithms, "offered", ane.RequestedAlgorithms)
 			}
 			return nil, fmt.Errorf("%w: %s offers no host key of a type %s records for it (offered %s)",
-				ErrHostKey, d.spec.Addr, d.spec.KnownHosts, strings.Join(ane.RequestedAlgorithms, ","))
+				ErrHostKey, d.addr, d.spec.KnownHosts, strings.Join(ane.RequestedAlgorithms, ","))
 		}
 		return nil, classifySSH(err)
 	}
@@ -239,7 +242,7 @@ func (d *sshDialer) keepalive(c *ssh.Client, stop chan struct{}) {
 			case <-stop:
 				return
 			}
-			d.log.Warn("SSH keepalive failed; reconnecting", "addr", d.spec.Addr)
+			d.log.Warn("SSH keepalive failed; reconnecting", "addr", d.addr)
 			d.reset(c)
 			return
 		}
@@ -307,9 +310,9 @@ func (d *sshDialer) clientConfig() (cfg *ssh.ClientConfig, done func(), err erro
 		}))
 	}
 	if d.spec.PasswordFile != "" {
-		b, err := os.ReadFile(d.spec.PasswordFile)
+		b, err := readSecret("ssh.password_file", d.spec.PasswordFile)
 		if err != nil {
-			return nil, done, fmt.Errorf("read password_file: %w", err)
+			return nil, done, err
 		}
 		pw := strings.TrimRight(string(b), "\r\n")
 		auth = append(auth, ssh.Password(pw))
@@ -318,35 +321,50 @@ func (d *sshDialer) clientConfig() (cfg *ssh.ClientConfig, done func(), err erro
 	if err != nil {
 		return nil, done, err
 	}
-	return &ssh.ClientConfig{User: d.spec.User, Auth: auth, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: d.spec.Timeout}, done, nil
+	return &ssh.ClientConfig{User: d.user, Auth: auth, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: d.spec.Timeout}, done, nil
 }
 
 func loadKey(keyFile, passphraseFile string) (ssh.Signer, error) {
-	key, err := os.ReadFile(keyFile)
+	key, err := readSecret("key_file", keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read key_file: %w", err)
+		return nil, err
 	}
 	if passphraseFile == "" {
 		s, err := ssh.ParsePrivateKey(key)
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("key_file is encrypted and no ssh.passphrase_file is set: %w", ErrAuth)
+			return nil, fmt.Errorf("%w: key_file is encrypted and no ssh.passphrase_file is set", ErrAuth)
 		}
 		if err != nil {
-			// Never echo the key: the parse error text is generic.
-			return nil, fmt.Errorf("parse key_file %s: %w", keyFile, err)
+			// The parse error never quotes the key.
+			return nil, fmt.Errorf("%w: key_file: %v", ErrAuth, err)
 		}
 		return s, nil
 	}
-	pass, err := os.ReadFile(passphraseFile)
+	pass, err := readSecret("ssh.passphrase_file", passphraseFile)
 	if err != nil {
-		return nil, fmt.Errorf("read passphrase_file: %w", err)
+		return nil, err
 	}
 	s, err := ssh.ParsePrivateKeyWithPassphrase(key, []byte(strings.TrimRight(string(pass), "\r\n")))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt key_file %s with passphrase_file: %w", keyFile, ErrAuth)
+		return nil, fmt.Errorf("%w: key_file does not decrypt with ssh.passphrase_file: %v", ErrAuth, err)
 	}
 	return s, nil
+}
+
+// readSecret reads a key, password or passphrase file. Its errors name the
+// field, not the path: the docs promise that the value of these fields is
+// never repeated, in case a secret was written there instead of a path.
+// They are auth errors: the host cannot log in until the file is fixed.
+func readSecret(field, path string) ([]byte, error) {
+	b, err := config.ReadFile(path, maxCredentialFile)
+	if err != nil {
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause // ReadFile's error is "PATH: cause"
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrAuth, field, err)
+	}
+	return b, nil
 }
 
 // classifySSH marks handshake failures so that Reason can tell host key

@@ -16,11 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -74,6 +76,9 @@ type testServer struct {
 	// noSession refuses session channels; stdioOut is what an exec writes.
 	noSession bool
 	stdioOut  string
+	// stdioErr is what it writes to stderr; shellNoise what the remote
+	// shell's start-up writes to stdout before the command runs.
+	stdioErr, shellNoise string
 
 	mu   sync.Mutex
 	cmds []string
@@ -122,7 +127,7 @@ func startServer(t *testing.T, hostKeys ...ssh.Signer) *testServer {
 
 func (s *testServer) handle(nc ssh.NewChannel) {
 	s.mu.Lock()
-	streamlocal, noSession, out := s.streamlocal, s.noSession, s.stdioOut
+	streamlocal, noSession, out, errOut, noise := s.streamlocal, s.noSession, s.stdioOut, s.stdioErr, s.shellNoise
 	s.mu.Unlock()
 	switch {
 	case nc.ChannelType() == "direct-streamlocal@openssh.com" && streamlocal:
@@ -145,11 +150,19 @@ func (s *testServer) handle(nc ssh.NewChannel) {
 			}
 			var p struct{ Cmd string }
 			_ = ssh.Unmarshal(req.Payload, &p)
+			req.Reply(true, nil)
+			// As a shell would run `echo MARKER; exec CMD`, after a
+			// start-up that may write to stdout.
+			io.WriteString(ch, noise)
+			if pre, cmd, ok := strings.Cut(p.Cmd, "; exec "); ok && strings.HasPrefix(pre, "echo ") {
+				io.WriteString(ch, readyMarker)
+				p.Cmd = cmd
+			}
 			s.mu.Lock()
 			s.cmds = append(s.cmds, p.Cmd)
 			s.mu.Unlock()
-			req.Reply(true, nil)
 			io.WriteString(ch, out)
+			io.WriteString(ch.Stderr(), errOut)
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
 			ch.Close()
 			return
@@ -202,7 +215,7 @@ func writeClientKey(t *testing.T, passphrase string) string {
 	return path
 }
 
-func testDialer(t *testing.T, spec SSHSpec) (*sshDialer, *testlab.SyncBuffer) {
+func testDialer(t *testing.T, addr string, spec config.SSH) (*sshDialer, *testlab.SyncBuffer) {
 	t.Helper()
 	if spec.KeyFile == "" {
 		block, err := ssh.MarshalPrivateKey(testKeys().clientPriv, "")
@@ -214,10 +227,15 @@ func testDialer(t *testing.T, spec SSHSpec) (*sshDialer, *testlab.SyncBuffer) {
 			t.Fatal(err)
 		}
 	}
-	spec.User = "tester"
 	spec.Timeout = 10 * time.Second
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	h := config.Host{Alias: "test", Connection: config.ConnSSH, Address: host, Port: p, User: "tester", SSH: spec}
 	logs := &testlab.SyncBuffer{}
-	d := newSSHDialer(spec, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	d := newSSHDialer(h, spec.Timeout, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(d.close)
 	return d, logs
 }
@@ -241,7 +259,7 @@ func TestSSHHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 		"both":         {k.ed, k.rsa},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: writeKnownHosts(t, srv.addr, known...)})
+			d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, known...)})
 			if err := connect(t, d); err != nil {
 				t.Fatalf("connect: %v (reason %s)\nlogs: %s", err, Reason(err), logs)
 			}
@@ -294,7 +312,7 @@ func TestSSHHostKeyRefused(t *testing.T) {
 		"no line for the host": {nil, "SSH host key unknown"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: writeKnownHosts(t, srv.addr, tc.known...)})
+			d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, tc.known...)})
 			err := connect(t, d)
 			if Reason(err) != "host_key" {
 				t.Fatalf("connect: err %v, reason %q, want host_key", err, Reason(err))
@@ -320,7 +338,7 @@ func TestSSHMissingKnownHostsStrict(t *testing.T) {
 	k := testKeys()
 	srv := startServer(t, k.ed)
 	path := filepath.Join(t.TempDir(), "no-such-dir", "known_hosts")
-	d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: path, HostKeyPolicy: "strict"})
+	d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: path, HostKeyPolicy: "strict"})
 	err := connect(t, d)
 	if Reason(err) != "host_key" {
 		t.Fatalf("connect: err %v, reason %q, want host_key", err, Reason(err))
@@ -340,7 +358,7 @@ func TestSSHMissingKnownHostsAcceptNew(t *testing.T) {
 	k := testKeys()
 	srv := startServer(t, k.rsa, k.ed)
 	path := filepath.Join(t.TempDir(), "dir", "known_hosts")
-	d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: path, HostKeyPolicy: "accept-new"})
+	d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: path, HostKeyPolicy: "accept-new"})
 	if err := connect(t, d); err != nil {
 		t.Fatalf("connect: %v\n%s", err, logs)
 	}
@@ -348,7 +366,7 @@ func TestSSHMissingKnownHostsAcceptNew(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), knownhosts.Normalize(srv.addr)) {
 		t.Fatalf("known_hosts not recorded: %q, %v", b, err)
 	}
-	d2, logs2 := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: path, HostKeyPolicy: "strict"})
+	d2, logs2 := testDialer(t, srv.addr, config.SSH{KnownHosts: path, HostKeyPolicy: "strict"})
 	if err := connect(t, d2); err != nil {
 		t.Fatalf("strict after accept-new: %v\n%s", err, logs2)
 	}
@@ -357,7 +375,7 @@ func TestSSHMissingKnownHostsAcceptNew(t *testing.T) {
 func TestSSHEncryptedKeyWithoutPassphrase(t *testing.T) {
 	srv := startServer(t, testKeys().ed)
 	key := writeClientKey(t, "correct horse")
-	d, _ := testDialer(t, SSHSpec{Addr: srv.addr, KeyFile: key, KnownHosts: writeKnownHosts(t, srv.addr, testKeys().ed)})
+	d, _ := testDialer(t, srv.addr, config.SSH{KeyFile: key, KnownHosts: writeKnownHosts(t, srv.addr, testKeys().ed)})
 	err := connect(t, d)
 	if Reason(err) != "auth" || !errors.Is(err, ErrAuth) {
 		t.Fatalf("err %v, reason %q, want auth", err, Reason(err))
@@ -407,7 +425,7 @@ func TestSSHDialStdioFallback(t *testing.T) {
 	k := testKeys()
 	srv := startServer(t, k.ed)
 	srv.set(func(s *testServer) { s.stdioOut = "STDIO" })
-	d, logs := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: writeKnownHosts(t, srv.addr, k.ed),
+	d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, k.ed),
 		RemoteSocket: "/run/user/1000/it's docker.sock"})
 
 	// Streamlocal refused: dial-stdio, with the socket quoted.
@@ -465,12 +483,52 @@ func TestSSHDialStdioFallback(t *testing.T) {
 	}
 }
 
+// A missing remote socket refuses the streamlocal channel just as a server
+// that forbids forwarding does; dial-stdio then fails too, which tells
+// them apart: the error names the socket with what dial-stdio said, the
+// reason is refused, and nothing claims that forwarding is forbidden.
+func TestSSHMissingRemoteSocket(t *testing.T) {
+	k := testKeys()
+	srv := startServer(t, k.ed)
+	srv.set(func(s *testServer) {
+		s.stdioErr = "failed to open the raw stream connection: dial unix /nonexistent/docker.sock: connect: no such file or directory\n"
+	})
+	d, logs := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, k.ed), RemoteSocket: "/nonexistent/docker.sock"})
+	_, err := dialRead(t, d)
+	if err == nil {
+		t.Fatal("a session that ended without a byte read as a connection")
+	}
+	for _, want := range []string{"remote socket /nonexistent/docker.sock", "socket is missing", "connect: no such file or directory"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if Reason(err) != "refused" {
+		t.Errorf("reason %q, want refused", Reason(err))
+	}
+	if d.stdioState() || strings.Contains(logs.String(), "refuses socket forwarding") {
+		t.Errorf("a missing socket was taken for forbidden forwarding:\n%s", logs)
+	}
+}
+
+// What the remote shell's start-up writes to stdout before dial-stdio runs
+// is skipped, not taken for the daemon's answer.
+func TestSSHDialStdioSkipsShellNoise(t *testing.T) {
+	k := testKeys()
+	srv := startServer(t, k.ed)
+	srv.set(func(s *testServer) { s.stdioOut, s.shellNoise = "STDIO", "Welcome! pyenv: rehashing...\n" })
+	d, _ := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, k.ed), Mode: "dial-stdio"})
+	if got, err := dialRead(t, d); err != nil || got != "STDIO" {
+		t.Fatalf("dial: %q, %v; want STDIO", got, err)
+	}
+}
+
 // When dial-stdio fails too, the error is the original refusal.
 func TestSSHDialStdioFallbackFails(t *testing.T) {
 	k := testKeys()
 	srv := startServer(t, k.ed)
 	srv.set(func(s *testServer) { s.noSession = true })
-	d, _ := testDialer(t, SSHSpec{Addr: srv.addr, KnownHosts: writeKnownHosts(t, srv.addr, k.ed)})
+	d, _ := testDialer(t, srv.addr, config.SSH{KnownHosts: writeKnownHosts(t, srv.addr, k.ed)})
 	_, err := dialRead(t, d)
 	var oce *ssh.OpenChannelError
 	if !errors.As(err, &oce) || !strings.Contains(err.Error(), "/var/run/docker.sock") {

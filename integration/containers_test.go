@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
@@ -13,7 +14,7 @@ import (
 // so every state below reaches the cache through the event stream.
 func TestContainerLifecycle(t *testing.T) {
 	d := testlab.Shared(t)
-	exp := startExporter(t, []hostpool.Spec{{Name: "lab", Endpoint: d.Host}}, hostpool.DefaultOptions,
+	exp := startExporter(t, []config.Host{testlab.Host(t, "lab", d.Host)}, hostpool.DefaultOptions,
 		collector.Options{ContainerLabels: []string{"team"}})
 	host := "lab"
 	c := func(name string) map[string]string { return lbl("host", host, "name", name) }

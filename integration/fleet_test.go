@@ -49,6 +49,16 @@ func (f *fleet) hostsFile(t *testing.T, name string, entries ...string) string {
 	if err := os.WriteFile(pw, []byte("hunter2-not-the-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Certificate files that exist and do not parse.
+	badPEM := filepath.Join(f.dir, "bad-pem")
+	if err := os.MkdirAll(badPEM, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(badPEM, name), []byte("not PEM at all\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	all := map[string]string{
 		"unix": fmt.Sprintf("  unix:\n    connection: local\n    socket: %s\n    labels: {site: lab}\n", sock(f.unix)),
 		"tls": fmt.Sprintf("  tls:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
@@ -71,6 +81,12 @@ func (f *fleet) hostsFile(t *testing.T, name string, entries ...string) string {
 			f.sshd.Port, f.sshd.ClientKeyFile, filepath.Join(f.dir, "no-such-known_hosts"), sock(f.sshHost)),
 		"badcert": fmt.Sprintf("  badcert:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
 			tlsPort, f.tlsFiles.WrongClientDir),
+		"badpem": fmt.Sprintf("  badpem:\n    connection: tcp\n    hostname: 127.0.0.1\n    tcp: {port: %s, tls_verify: true, cert_path: %s}\n",
+			tlsPort, badPEM),
+		// The forwarding sshd, to a socket that is not there: dial-stdio
+		// fails too, so it is a missing socket, not forbidden forwarding.
+		"nosock": fmt.Sprintf("  nosock:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    key_file: %s\n    ssh: {known_hosts: %s, remote_socket: /nonexistent/docker.sock}\n",
+			f.sshd.Port, f.sshd.ClientKeyFile, f.sshd.KnownHostsFile),
 		"badpass": fmt.Sprintf("  badpass:\n    hostname: 127.0.0.1\n    port: %d\n    user: root\n    ssh: {password_file: %s, known_hosts: %s, remote_socket: %s}\n",
 			f.sshd.Port, pw, f.sshd.KnownHostsFile, sock(f.sshHost)),
 	}
@@ -96,9 +112,16 @@ func TestFleet(t *testing.T) {
 	}
 	f.sshHost.Run(t, "via-ssh", nil)
 
-	config := f.hostsFile(t, "hosts.yml", "unix", "tls", "ssh", "stdio", "hang", "badkey", "nokh", "badcert", "badpass")
+	config := f.hostsFile(t, "hosts.yml", "unix", "tls", "ssh", "stdio", "hang", "badkey", "nokh", "badcert", "badpass", "badpem", "nosock")
+	// --docker.timeout bounds the hung host's connect: scrapes do not count
+	// their own deadline against a host, its event goroutine does.
 	e := testlab.StartExporter(t, testlab.ExporterBinary(t), nil, "--config.file="+config, "--log.level=debug",
-		"--docker.retry-initial-delay=1s", "--docker.retry-max-delay=2s")
+		"--docker.retry-initial-delay=1s", "--docker.retry-max-delay=2s", "--docker.timeout=15s", "--web.enable-lifecycle")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", e.Logs())
+		}
+	})
 	url := e.URL + "/metrics"
 	// Every scrape gives the hung host a third of its deadline: 3s keeps the
 	// test short, and the client, like Prometheus, fails a scrape that
@@ -120,14 +143,42 @@ func TestFleet(t *testing.T) {
 		}
 		return true
 	})
-	for _, h := range []string{"hang", "badkey", "nokh", "badcert", "badpass"} {
-		expect(t, m, "docker_host_up", lbl("host", h), 0)
-	}
-	for host, reason := range map[string]string{"hang": "timeout", "badkey": "host_key", "nokh": "host_key", "badcert": "tls", "badpass": "auth"} {
-		if v, _ := m.get("docker_monitor_connection_errors_total", lbl("host", host, "reason", reason)); v < 1 {
-			t.Errorf("host %s: connection_errors_total{reason=%q} = %v, want >= 1 (all: %v)", host, reason, v,
-				m.count("docker_monitor_connection_errors_total", lbl("host", host)))
+	// Each host that cannot be reached is down with its reason; a host
+	// whose certificate files do not parse is one of them, not the end of
+	// the exporter.
+	reasons := map[string]string{"hang": "timeout", "badkey": "host_key", "nokh": "host_key", "badcert": "tls", "badpass": "auth",
+		"badpem": "tls", "nosock": "refused"}
+	waitUntil(t, 60*time.Second, "every unreachable host down with its reason", func() bool {
+		m = scrape()
+		for host, reason := range reasons {
+			if v, _ := m.get("docker_monitor_connection_errors_total", lbl("host", host, "reason", reason)); v < 1 || up(m, host) != 0 {
+				return false
+			}
 		}
+		return true
+	})
+	for host := range reasons {
+		if m.count("docker_monitor_connection_errors_total", lbl("host", host)) != 1 {
+			t.Errorf("host %s: connection errors of more than its one reason %s", host, reasons[host])
+		}
+	}
+	// A missing remote socket is reported as one, with the socket's path,
+	// and no claim that the server forbids forwarding.
+	logs := strings.Split(e.Logs(), "\n")
+	if !slices.ContainsFunc(logs, func(l string) bool {
+		return strings.Contains(l, "host=nosock") && strings.Contains(l, "remote socket /nonexistent/docker.sock")
+	}) {
+		t.Errorf("no log line of host nosock names its missing remote socket")
+	}
+	if slices.ContainsFunc(logs, func(l string) bool {
+		return strings.Contains(l, "host=nosock") && strings.Contains(l, "refuses socket forwarding")
+	}) {
+		t.Errorf("host nosock is said to refuse socket forwarding; its socket is missing")
+	}
+	if slices.ContainsFunc(logs, func(l string) bool {
+		return strings.Contains(l, "/var/run/docker.sock") || strings.Contains(l, "%2F") || strings.Contains(l, f.sshd.ClientKeyFile)
+	}) {
+		t.Errorf("a log line names a socket the hosts file does not, a made-up URL, or a key file's path")
 	}
 	// The hung host costs the others nothing: their stats are complete.
 	for _, h := range []string{"unix", "tls"} {
@@ -182,7 +233,7 @@ func TestFleet(t *testing.T) {
 		return up(m, "ssh") == 1 && stream(m, "ssh") == 1
 	})
 
-	// Reload: remove hang, badcert and badpass, add a host, change tls;
+	// Reload: remove hang, badcert, badpass, badpem and nosock, add a host, change tls;
 	// unix stays as it is, so its connection, cache and counters survive.
 	f.unix.Run(t, "fleet-events", nil)
 	var before float64

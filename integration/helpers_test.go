@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
@@ -37,7 +38,7 @@ type exporter struct {
 	pool *hostpool.Pool
 }
 
-func startExporter(t *testing.T, hosts []hostpool.Spec, opts hostpool.Options, copts collector.Options) *exporter {
+func startExporter(t *testing.T, hosts []config.Host, opts hostpool.Options, copts collector.Options) *exporter {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
@@ -20,7 +21,7 @@ func TestDaemonRestart(t *testing.T) {
 	d.Run(t, "before", nil)
 	opts := hostpool.DefaultOptions
 	opts.Backoff = hostpool.Backoff{Initial: time.Minute, Max: time.Minute, Factor: 1, Retries: 3}
-	exp := startExporter(t, []hostpool.Spec{{Name: "r", Endpoint: d.Host}}, opts, collector.Options{})
+	exp := startExporter(t, []config.Host{testlab.Host(t, "r", d.Host)}, opts, collector.Options{})
 	h := lbl("host", "r")
 
 	m := exp.scrape(t)

@@ -1,10 +1,16 @@
 package integration
 
 import (
+	"net"
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/snadboy/docker-monitor/collector"
+	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
@@ -13,7 +19,7 @@ import (
 // loopback, with probing on.
 func TestRevPRoutes(t *testing.T) {
 	d := testlab.Shared(t)
-	exp := startExporter(t, []hostpool.Spec{{Name: "rv", Endpoint: d.Host}}, hostpool.DefaultOptions,
+	exp := startExporter(t, []config.Host{testlab.Host(t, "rv", d.Host)}, hostpool.DefaultOptions,
 		collector.Options{RevPProbe: true})
 	pub := []string{"-p", "127.0.0.1::80"}
 	label := func(kv ...string) []string {
@@ -74,5 +80,121 @@ func TestRevPRoutes(t *testing.T) {
 		t.Errorf("stopped rv-web: %d revp_route_info series, want 1", n)
 	} else if hp := m.labels("revp_route_info", route("rv-web", "shop.test"))["host_port"]; hp != "" {
 		t.Errorf("stopped rv-web: host_port %q, want empty (random port, unknown until it starts)", hp)
+	}
+}
+
+// probeTarget is an HTTP server on addr that counts the connections it
+// accepts: where a probe must not go, or, once allowed, must.
+type probeTarget struct {
+	port     string
+	mu       sync.Mutex
+	accepted int
+	uris     []string
+}
+
+func listenProbeTarget(t *testing.T, addr string) *probeTarget {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	p := &probeTarget{}
+	_, p.port, _ = net.SplitHostPort(ln.Addr().String())
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.mu.Lock()
+			p.uris = append(p.uris, r.RequestURI)
+			p.mu.Unlock()
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				p.mu.Lock()
+				p.accepted++
+				p.mu.Unlock()
+			}
+		},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+func (p *probeTarget) seen() (int, []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted, slices.Clone(p.uris)
+}
+
+// TestRevPProbeBackendHostNotAllowed: whoever starts a container must not
+// choose where the exporter connects. A flat backend-host naming another
+// address (127.0.0.2, where a listener waits on the container's host port)
+// is a label problem, and with --revp.probe nothing connects there; once
+// the operator allows that host, the probe goes there.
+func TestRevPProbeBackendHostNotAllowed(t *testing.T) {
+	d := testlab.Shared(t)
+	d.Run(t, "rv-other-host", []string{"-p", "127.0.0.1::80",
+		"--label", "snadboy.revp.domain=other-host.test",
+		"--label", "snadboy.revp.backend-host=127.0.0.2",
+		"--label", "snadboy.revp.health-check.path=/healthz"}, "serve", "80")
+	hostPort := strings.Split(d.Docker(t, "port", "rv-other-host", "80/tcp"), ":")[1]
+	target := listenProbeTarget(t, "127.0.0.2:"+hostPort)
+	route := lbl("host", "rvh", "container", "rv-other-host", "port", "80")
+
+	exp := startExporter(t, []config.Host{testlab.Host(t, "rvh", d.Host)}, hostpool.DefaultOptions,
+		collector.Options{RevPProbe: true})
+	m := exp.scrape(t)
+	expect(t, m, "revp_label_errors", lbl("host", "rvh", "container", "rv-other-host", "reason", "backend_host_not_allowed"), 1)
+	if info := m.labels("revp_route_info", route); info["host_port"] != hostPort || info["grammar"] != "flat" {
+		t.Errorf("revp_route_info %v, want the route on host port %s", info, hostPort)
+	}
+	if n := m.count("revp_route_probe_success", route); n != 0 {
+		t.Errorf("%d revp_route_probe_success series for a route that must not be probed", n)
+	}
+	if n, uris := target.seen(); n != 0 {
+		t.Fatalf("127.0.0.2:%s, named by the label, accepted %d connections (%q)", hostPort, n, uris)
+	}
+
+	// The same listener sees the probe once the operator allows the host:
+	// the check above could have failed.
+	allowed := startExporter(t, []config.Host{testlab.Host(t, "rvh", d.Host)}, hostpool.DefaultOptions,
+		collector.Options{RevPProbe: true, RevPAllowedBackendHosts: []string{"127.0.0.2"}})
+	m = allowed.scrape(t)
+	expect(t, m, "revp_route_probe_success", route, 1)
+	if n := m.count("revp_label_errors", lbl("host", "rvh", "container", "rv-other-host")); n != 0 {
+		t.Errorf("%d revp_label_errors series for an allowed backend host", n)
+	}
+	if _, uris := target.seen(); !slices.Equal(uris, []string{"/healthz"}) {
+		t.Errorf("allowed backend host got %q, want one /healthz", uris)
+	}
+}
+
+// TestRevPProbeUDPOnly: a port published over UDP only is not a backend. A
+// TCP listener on the same host port number, which may be any other
+// service, must see no probe.
+func TestRevPProbeUDPOnly(t *testing.T) {
+	d := testlab.Shared(t)
+	target := listenProbeTarget(t, "127.0.0.1:0")
+	d.Run(t, "rv-udp-only", []string{"-p", "127.0.0.1:" + target.port + ":9999/udp",
+		"--label", "snadboy.revp.9999.domain=udp-only.test",
+		"--label", "snadboy.revp.9999.health=/healthz"}, "serve", "9999")
+	if out := d.Docker(t, "port", "rv-udp-only", "9999/udp"); out != "127.0.0.1:"+target.port {
+		t.Fatalf("docker port: %q, want 127.0.0.1:%s", out, target.port)
+	}
+	route := lbl("host", "rvu", "container", "rv-udp-only", "port", "9999")
+
+	exp := startExporter(t, []config.Host{testlab.Host(t, "rvu", d.Host)}, hostpool.DefaultOptions,
+		collector.Options{RevPProbe: true})
+	m := exp.scrape(t)
+	expect(t, m, "revp_label_errors", lbl("host", "rvu", "container", "rv-udp-only", "reason", "port_not_published"), 1)
+	if info := m.labels("revp_route_info", route); info == nil || info["host_port"] != "" {
+		t.Errorf("revp_route_info %v, want one series with host_port empty", info)
+	}
+	expect(t, m, "revp_route_up", route, 0)
+	if n := m.count("revp_route_probe_success", route); n != 0 {
+		t.Errorf("%d revp_route_probe_success series for a UDP-only port", n)
+	}
+	if n, uris := target.seen(); n != 0 {
+		t.Errorf("TCP 127.0.0.1:%s accepted %d connections (%q) for a port published over UDP", target.port, n, uris)
 	}
 }

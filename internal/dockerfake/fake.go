@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,18 +24,20 @@ import (
 type Server struct {
 	Host string // "unix://..." for --docker.host
 
-	dir      string
-	srv      *http.Server
-	ln       net.Listener
-	pingHdr  http.Header
+	dir     string
+	srv     *http.Server
+	ln      net.Listener
+	pingHdr http.Header
+	hang    atomic.Bool
+
+	mu       sync.RWMutex      // the maps below change under Remove and EndStats while serving
 	files    map[string][]byte // version, info, containers, images
 	inspect  map[string][]byte // by full ID
 	stats    map[string][]byte
 	byName   map[string]string
-	hang     atomic.Bool
-	holdMu   sync.Mutex
-	hold     chan struct{} // stats answers wait for it to close
-	requests sync.Map      // endpoint -> *atomic.Int64
+	endStats map[string]bool          // by full ID: stats end with no body
+	hold     map[string]chan struct{} // by endpoint: answers wait for it to close
+	requests sync.Map                 // endpoint -> *atomic.Int64
 }
 
 // Dataset returns the path of the recorded data shipped with this package.
@@ -45,7 +48,8 @@ func Dataset() string {
 
 // Start serves the recorded dataset on a socket in dir.
 func Start(dir string) (*Server, error) {
-	s := &Server{dir: Dataset(), files: map[string][]byte{}, inspect: map[string][]byte{}, stats: map[string][]byte{}, byName: map[string]string{}}
+	s := &Server{dir: Dataset(), files: map[string][]byte{}, inspect: map[string][]byte{}, stats: map[string][]byte{},
+		byName: map[string]string{}, endStats: map[string]bool{}, hold: map[string]chan struct{}{}}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -69,13 +73,50 @@ func (s *Server) SetHang(b bool) { s.hang.Store(b) }
 
 // HoldStats makes stats requests wait until release is called, so a test
 // can hold a round of stats calls in flight.
-func (s *Server) HoldStats() (release func()) {
+func (s *Server) HoldStats() (release func()) { return s.Hold("stats") }
+
+// Hold makes requests to endpoint ("stats", "containers", as Requests
+// names them) wait until release is called: a slow daemon, for as long as
+// a test needs one.
+func (s *Server) Hold(endpoint string) (release func()) {
 	ch := make(chan struct{})
-	s.holdMu.Lock()
-	s.hold = ch
-	s.holdMu.Unlock()
+	s.mu.Lock()
+	s.hold[endpoint] = ch
+	s.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(ch) }) }
+}
+
+// Remove makes a container gone, as `docker rm` does: absent from the
+// list, and 404 to inspect and stats. No event says so: the fake's event
+// stream is quiet, as a stalled one is.
+func (s *Server) Remove(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.byName[name]
+	if !ok {
+		return fmt.Errorf("no container %q", name)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(s.files["containers"], &list); err != nil {
+		return err
+	}
+	list = slices.DeleteFunc(list, func(c map[string]any) bool { return c["Id"] == id })
+	b, err := json.Marshal(list)
+	s.files["containers"] = b
+	delete(s.inspect, id)
+	delete(s.stats, id)
+	delete(s.byName, name)
+	return err
+}
+
+// EndStats makes stats calls for a container end with a 200 and no body,
+// as Docker 20.10 answers when the container stops while the call waits
+// for its next sample.
+func (s *Server) EndStats(name string) {
+	s.mu.Lock()
+	s.endStats[s.byName[name]] = true
+	s.mu.Unlock()
 }
 
 // Requests returns how many requests an endpoint ("stats", "inspect", ...) got.
@@ -87,6 +128,8 @@ func (s *Server) Requests(endpoint string) int64 {
 // Scale adds n copies of the recorded running container named template,
 // each with its own ID and name, for scale tests and benchmarks.
 func (s *Server) Scale(template string, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	id, ok := s.byName[template]
 	if !ok {
 		return fmt.Errorf("no recorded container %q", template)
@@ -171,7 +214,8 @@ func (s *Server) count(endpoint string) {
 	v.(*atomic.Int64).Add(1)
 }
 
-func (s *Server) resolve(ref string) string {
+// resolveLocked finds a container by ID or name; s.mu must be held.
+func (s *Server) resolveLocked(ref string) string {
 	if _, ok := s.inspect[ref]; ok {
 		return ref
 	}
@@ -198,7 +242,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case path == "version" || path == "info" || path == "images/json" || path == "containers/json":
 		name := strings.TrimSuffix(path, "/json")
 		s.count(name)
-		s.json(w, s.files[name])
+		if !s.wait(r, name) {
+			return
+		}
+		s.mu.RLock()
+		b := s.files[name]
+		s.mu.RUnlock()
+		s.json(w, b)
 	case path == "events":
 		s.count("events")
 		s.events(w, r)
@@ -207,15 +257,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.container(w, s.inspect, parts[1])
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "stats":
 		s.count("stats")
-		s.holdMu.Lock()
-		hold := s.hold
-		s.holdMu.Unlock()
-		if hold != nil {
-			select {
-			case <-hold:
-			case <-r.Context().Done():
-				return
-			}
+		if !s.wait(r, "stats") {
+			return
+		}
+		s.mu.RLock()
+		end := s.endStats[s.resolveLocked(parts[1])]
+		s.mu.RUnlock()
+		if end {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			return
 		}
 		s.container(w, s.stats, parts[1])
 	default:
@@ -223,8 +274,26 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// wait holds a request while a test holds its endpoint; false: the client left.
+func (s *Server) wait(r *http.Request, endpoint string) bool {
+	s.mu.RLock()
+	hold := s.hold[endpoint]
+	s.mu.RUnlock()
+	if hold == nil {
+		return true
+	}
+	select {
+	case <-hold:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 func (s *Server) container(w http.ResponseWriter, m map[string][]byte, ref string) {
-	id := s.resolve(ref)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id := s.resolveLocked(ref)
 	if id == "" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
@@ -247,6 +316,9 @@ func (s *Server) json(w http.ResponseWriter, b []byte) {
 // events opens a stream that stays quiet until the client leaves, as an
 // idle daemon's does.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(r, "events") {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {

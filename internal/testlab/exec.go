@@ -56,6 +56,16 @@ func (d *Daemon) Docker(t testing.TB, args ...string) string {
 	return out
 }
 
+// TryDocker is Docker for goroutines other than the test's: it returns the
+// error, with the CLI's stderr, instead of failing the test.
+func (d *Daemon) TryDocker(args ...string) (string, error) {
+	out, errOut, err := d.docker(dockerCmdTimeout, args...)
+	if err != nil {
+		return out, fmt.Errorf("docker %s (daemon %s): %w: %s", strings.Join(args, " "), d.Name, err, strings.TrimSpace(errOut))
+	}
+	return out, nil
+}
+
 func (d *Daemon) docker(timeout time.Duration, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -321,6 +321,12 @@ PermitTunnel no
 PrintMotd no
 PrintLastLog no
 UseDNS no
+# bash sources ~/.bashrc for a command sshd runs unless SHLVL says it is
+# nested; root's .bashrc on the test machines (pyenv init and rehash, under
+# a lock) takes seconds per session, which would make every dial-stdio
+# connection that slow. A Docker host's own shell is its business; the lab's
+# is kept out of the way.
+SetEnv SHLVL=1
 `, s.Port, filepath.Join(s.Dir, "ssh_host_ed25519_key"), filepath.Join(s.Dir, "ssh_host_rsa_key"), s.pidPath(), filepath.Join(s.Dir, "authorized_keys"), streamLocal)
 	if perSourcePenalties {
 		// OpenSSH >= 9.8 would refuse 127.0.0.1 for a while after failed
