@@ -56,8 +56,9 @@ func main() {
 		os.Exit(0)
 	}
 	runtime.GOMAXPROCS(c.maxProcs)
-	if err := run(c, promslog.New(c.promslogConfig)); err != nil {
-		promslog.New(c.promslogConfig).Error("exiting", "err", err)
+	logger := promslog.New(c.promslogConfig)
+	if err := run(c, logger); err != nil {
+		logger.Error("exiting", "err", err)
 		os.Exit(1)
 	}
 }

@@ -17,21 +17,11 @@ import (
 // long before the periodic resync, and the host reconnects and resyncs. A
 // quiet stream on a daemon where nothing changes is left alone.
 func TestStalledStreamIsFound(t *testing.T) {
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := startFake(t)
 	opts := DefaultOptions
 	opts.DiscoveryInterval = time.Hour
 	opts.StreamCheckInterval = 20 * time.Millisecond
-	m := NewMetrics(nil)
-	pool, err := New([]config.Host{testlab.Host(t, "fake", fake.Host)}, opts, m, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.Start(context.Background())
-	t.Cleanup(pool.Stop)
+	pool, m := startPool(t, fake, opts)
 	h := pool.Hosts()[0]
 	has := func(name string) bool {
 		for _, c := range h.Snapshot().Containers {
@@ -95,16 +85,33 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // fails the session within --docker.timeout, and the host connects once it
 // answers: the wait for the stream's headers has no deadline of its own.
 func TestEventStreamOpenIsBounded(t *testing.T) {
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := startFake(t)
 	release := fake.Hold("events")
 	defer release()
 	opts := DefaultOptions
 	opts.Timeout = 200 * time.Millisecond
 	opts.Backoff = Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Factor: 1}
+	pool, m := startPool(t, fake, opts)
+	waitUntil(t, "a timed-out stream open", func() bool {
+		return testutil.ToFloat64(m.ConnectionErrors.WithLabelValues("fake", "timeout")) >= 2
+	})
+	release()
+	waitUntil(t, "the stream up", func() bool { return pool.Hosts()[0].Snapshot().StreamUp })
+}
+
+func startFake(t *testing.T) *dockerfake.Server {
+	t.Helper()
+	fake, err := dockerfake.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Close() })
+	return fake
+}
+
+// startPool runs a pool of the one fake host until the end of the test.
+func startPool(t *testing.T, fake *dockerfake.Server, opts Options) (*Pool, *Metrics) {
+	t.Helper()
 	m := NewMetrics(nil)
 	pool, err := New([]config.Host{testlab.Host(t, "fake", fake.Host)}, opts, m, discardLogger())
 	if err != nil {
@@ -112,9 +119,5 @@ func TestEventStreamOpenIsBounded(t *testing.T) {
 	}
 	pool.Start(context.Background())
 	t.Cleanup(pool.Stop)
-	waitUntil(t, "a timed-out stream open", func() bool {
-		return testutil.ToFloat64(m.ConnectionErrors.WithLabelValues("fake", "timeout")) >= 2
-	})
-	release()
-	waitUntil(t, "the stream up", func() bool { return pool.Hosts()[0].Snapshot().StreamUp })
+	return pool, m
 }
