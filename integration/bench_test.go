@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -200,4 +202,36 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkStreamCheck50 is the daemon's cost of the stalled-stream check
+// (--events.check-interval): one list of every container, here 50, the
+// call the check makes once per interval per host.
+func BenchmarkStreamCheck50(b *testing.B) {
+	benchLab.once.Do(func() { setupBench(b) })
+	if benchLab.err != nil {
+		b.Fatal(benchLab.err)
+	}
+	d := benchLab.d
+	sock := strings.TrimPrefix(d.Host, "unix://")
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	list := func() {
+		resp, err := c.Get("http://docker/containers/json?all=1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	list()
+	daemonPIDs := d.ServicePIDs()
+	dcpu0 := sumCPU(daemonPIDs)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		list()
+	}
+	b.StopTimer()
+	b.ReportMetric((sumCPU(daemonPIDs)-dcpu0)/float64(b.N)*1000, "dockerd-cpu-ms/list")
 }
