@@ -45,7 +45,8 @@ func (h *Host) run(ctx context.Context) {
 		h.countError(err)
 		if errors.Is(err, ErrStreamStalled) {
 			// The daemon answered the check that found the stall: reconnect
-			// at once. A session ends this way at most once per check.
+			// at once. A new session checks only after a full interval, so
+			// this repeats at most once per --events.check-interval.
 			h.log.Warn("docker host event stream stalled, reconnecting", "err", err)
 			continue
 		}
