@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,33 @@ func (d *Daemon) Network(t testing.TB) string {
 func (d *Daemon) Run(t testing.TB, name string, dockerArgs []string, cmd ...string) string {
 	t.Helper()
 	return d.container(t, "run", name, dockerArgs, cmd)
+}
+
+// RunOOM starts a container of the fixture's oom mode under an 8 MiB limit
+// and returns its ID once the kernel's OOM killer has ended it (exit code
+// 137). It lets the container exit only after Docker's oom event: until then
+// the container's PID 1 outlives the OOM kills of its children, so the cgroup
+// whose OOM notifications containerd reads still exists. Docker 20.10 records
+// State.OOMKilled at the exit only if the oom event came first, so that is
+// true as well.
+func (d *Daemon) RunOOM(t testing.TB, name string, dockerArgs []string) string {
+	t.Helper()
+	id := d.Run(t, name, append([]string{"--memory", "8m", "--memory-swap", "8m"}, dockerArgs...), "oom")
+	const timeout = time.Minute
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
+		// --until a second ahead, as it has a resolution of seconds.
+		out := d.Docker(t, "events", "--since", "0", "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+			"--filter", "container="+id, "--filter", "event=oom", "--format", "{{.Action}}")
+		if strings.Contains(out, "oom") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testlab: no oom event for %s after %v; logs:\n%s", name, timeout, d.Docker(t, "logs", id))
+		}
+	}
+	d.Docker(t, "kill", "--signal", "USR1", id) // the fixture's cue to be OOM-killed itself
+	d.Docker(t, "wait", id)
+	return id
 }
 
 // Create is like Run but `docker create` (the container stays in state "created").
