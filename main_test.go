@@ -42,6 +42,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--scrape.timeout-offset=-1s"}, 2, "--scrape.timeout-offset must not be negative"},
 		{[]string{"--scrape.max-timeout=1s"}, 2, "--scrape.max-timeout must be at least --scrape.default-timeout"},
 		{[]string{"--stats.max-age=-1s"}, 2, "--stats.max-age must not be negative"},
+		{[]string{"--events.check-interval=-1s"}, 2, "--events.check-interval must not be negative"},
 		{[]string{"--docker.retries=-1"}, 2, "--docker.retries must not be negative"},
 		{[]string{"--docker.timeout=abc"}, 2, `--docker.timeout: "abc" is not a duration`},
 		{[]string{"--events.buffer=x"}, 2, `--events.buffer: "x" is not an integer`},

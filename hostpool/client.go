@@ -44,9 +44,10 @@ func newClient(h config.Host, opts Options, m *Metrics, log *slog.Logger, closed
 	host := clientHost(h)
 	if _, err := client.ParseHostURL(host); err != nil {
 		// Not reached for a validated host; kept so that no host name can
-		// stop the process.
+		// stop the process: the host is down with this error instead, and
+		// the client gets a constant URL that always parses.
 		setupErr = errors.Join(setupErr, fmt.Errorf("endpoint %s: %w", h.Endpoint, err))
-		host = "tcp://docker.invalid:2375"
+		host = placeholderHost
 	}
 	dial, closeDialer := dialer(h, setupErr, opts.Timeout, log)
 	maxConns := opts.MaxConcurrent
@@ -90,13 +91,14 @@ func newClient(h config.Host, opts Options, m *Metrics, log *slog.Logger, closed
 	if usesTLS(h) {
 		copts = append(copts, client.WithScheme("https"))
 	}
-	cli, err := client.New(copts...)
-	if err != nil {
-		// The options above fail only on a host URL, which was checked.
-		panic(fmt.Sprintf("hostpool: docker client for host %s: %v", h.Alias, err))
-	}
+	// The options above fail only on a host URL, and host parses.
+	cli, _ := client.New(copts...)
 	return cli, tr, closeDialer
 }
+
+// placeholderHost is the client URL of a host whose own does not parse;
+// its dialer fails before anything is sent to it.
+const placeholderHost = "tcp://docker.invalid:2375"
 
 // rawErr holds the transport's own error for one API call. The Docker
 // client replaces some transport errors with a message of its own naming
