@@ -33,6 +33,8 @@ var (
 		"When the container was created, in seconds since the Unix epoch.", containerLabels, nil)
 	containerStartedDesc = prometheus.NewDesc("docker_container_started_timestamp_seconds",
 		"When the container last started, in seconds since the Unix epoch; absent if it never started.", containerLabels, nil)
+	containerCPULimitDesc = prometheus.NewDesc("docker_container_cpu_limit_cores",
+		"CPU limit of the container in cores (--cpus, or --cpu-quota over --cpu-period); absent without a limit.", containerLabels, nil)
 	containerFinishedDesc = prometheus.NewDesc("docker_container_finished_timestamp_seconds",
 		"When the container last stopped, in seconds since the Unix epoch; absent if it never stopped.", containerLabels, nil)
 )
@@ -89,7 +91,7 @@ func LabelName(key string) string {
 
 func (cc *containerConcern) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{cc.infoDesc, containerStateDesc, containerHealthDesc, containerFailingStreakDesc,
-		containerRestartsDesc, containerExitCodeDesc, containerOOMDesc, containerCreatedDesc, containerStartedDesc, containerFinishedDesc} {
+		containerRestartsDesc, containerExitCodeDesc, containerOOMDesc, containerCreatedDesc, containerStartedDesc, containerFinishedDesc, containerCPULimitDesc} {
 		ch <- d
 	}
 }
@@ -135,4 +137,7 @@ func (cc *containerConcern) emit(ch chan<- prometheus.Metric, host string, c *ho
 	timestamp(containerCreatedDesc, c.Created)
 	timestamp(containerStartedDesc, c.StartedAt)
 	timestamp(containerFinishedDesc, c.FinishedAt)
+	if c.CPULimit > 0 {
+		gauge(containerCPULimitDesc, c.CPULimit)
+	}
 }

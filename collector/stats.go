@@ -22,11 +22,12 @@ var (
 	cpuUsageDesc       = statsDesc("cpu_usage_seconds_total", "CPU time the container consumed, user and system.")
 	cpuUserDesc        = statsDesc("cpu_user_seconds_total", "CPU time the container consumed in user mode.")
 	cpuSystemDesc      = statsDesc("cpu_system_seconds_total", "CPU time the container consumed in kernel mode.")
+	cpuPeriodsDesc     = statsDesc("cpu_periods_total", "CFS enforcement periods that elapsed while the container had a CPU quota.")
 	cpuThrottledPDesc  = statsDesc("cpu_throttled_periods_total", "CFS periods in which the container was throttled.")
 	cpuThrottledSDesc  = statsDesc("cpu_throttled_seconds_total", "Time the container was throttled by its CPU quota.")
 	memUsageDesc       = statsDesc("memory_usage_bytes", "Memory the container's cgroup uses, page cache included.")
 	memWorkingSetDesc  = statsDesc("memory_working_set_bytes", "Memory usage minus inactive file cache, as `docker stats` shows it.")
-	memLimitDesc       = statsDesc("memory_limit_bytes", "Memory limit of the container (the host's memory when unlimited).")
+	memLimitDesc       = statsDesc("memory_limit_bytes", "Memory limit of the container; absent when unlimited.")
 	blockReadDesc      = statsDesc("block_io_read_bytes_total", "Bytes the container read from block devices.")
 	blockWriteDesc     = statsDesc("block_io_write_bytes_total", "Bytes the container wrote to block devices.")
 	pidsDesc           = statsDesc("pids", "Processes and threads in the container.")
@@ -82,7 +83,7 @@ func newStatsConcern(opts Options, log *slog.Logger) *statsConcern {
 }
 
 func (sc *statsConcern) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{cpuUsageDesc, cpuUserDesc, cpuSystemDesc, cpuThrottledPDesc, cpuThrottledSDesc,
+	for _, d := range []*prometheus.Desc{cpuUsageDesc, cpuUserDesc, cpuSystemDesc, cpuPeriodsDesc, cpuThrottledPDesc, cpuThrottledSDesc,
 		memUsageDesc, memWorkingSetDesc, memLimitDesc, blockReadDesc, blockWriteDesc, pidsDesc, pidsLimitDesc} {
 		ch <- d
 	}
@@ -122,7 +123,7 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 					complete = false
 					mu.Unlock()
 				case s != nil:
-					emitStats(ch, v.host.Alias, c.Name, s)
+					emitStats(ch, v.host.Alias, c, s)
 				}
 			}
 		}()
@@ -221,7 +222,12 @@ func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*host
 	return samples
 }
 
-func emitStats(ch chan<- prometheus.Metric, host, name string, s *hostpool.Stats) {
+// emitStats writes one container's sample. The limits come from the cached
+// inspect: Docker's stats report the host's memory as the limit of a
+// container without one, and a period count of 0 without a quota, and
+// neither is a limit.
+func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, s *hostpool.Stats) {
+	name := c.Name
 	counter := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{host, name}, extra...)...)
 	}
@@ -232,12 +238,15 @@ func emitStats(ch chan<- prometheus.Metric, host, name string, s *hostpool.Stats
 	counter(cpuUsageDesc, nanos(cpu.TotalUsage))
 	counter(cpuUserDesc, nanos(cpu.UsageInUsermode))
 	counter(cpuSystemDesc, nanos(cpu.UsageInKernelmode))
+	if t := s.CPUStats.ThrottlingData; c.CPULimit > 0 || t.Periods > 0 {
+		counter(cpuPeriodsDesc, float64(t.Periods))
+	}
 	counter(cpuThrottledPDesc, float64(s.CPUStats.ThrottlingData.ThrottledPeriods))
 	counter(cpuThrottledSDesc, nanos(s.CPUStats.ThrottlingData.ThrottledTime))
 
 	gauge(memUsageDesc, float64(s.MemoryStats.Usage))
 	gauge(memWorkingSetDesc, float64(WorkingSet(s.MemoryStats)))
-	if s.MemoryStats.Limit > 0 {
+	if c.MemoryLimit > 0 && s.MemoryStats.Limit > 0 {
 		gauge(memLimitDesc, float64(s.MemoryStats.Limit))
 	}
 

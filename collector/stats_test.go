@@ -99,16 +99,21 @@ func filterFamilies(text string, names []string) string {
 }
 
 func TestStatsArithmetic(t *testing.T) {
-	for _, tc := range []struct{ payload, golden string }{
+	for _, tc := range []struct {
+		payload, golden string
+		c               hostpool.Container // the limits its inspect had
+	}{
 		// Recorded from Docker 20.10 on cgroup v1: a container throttled by
-		// --cpus 0.1 that wrote 4 MiB of page cache.
-		{"stats-cgroupv1-docker20.10.json", "stats-cgroupv1.prom"},
-		// The Engine API documentation's example (cgroup v2).
-		{"stats-cgroupv2-api-example.json", "stats-cgroupv2.prom"},
+		// --cpus 0.1 that wrote 4 MiB of page cache, without a memory limit
+		// (the sample's limit is the host's memory, and is left out).
+		{"stats-cgroupv1-docker20.10.json", "stats-cgroupv1.prom", hostpool.Container{Name: "c1", CPULimit: 0.1}},
+		// The Engine API documentation's example (cgroup v2), as if run
+		// with a memory limit and no CPU limit.
+		{"stats-cgroupv2-api-example.json", "stats-cgroupv2.prom", hostpool.Container{Name: "c1", MemoryLimit: 8217579520}},
 	} {
 		t.Run(tc.payload, func(t *testing.T) {
 			s := loadStats(t, tc.payload)
-			compareGolden(t, collectorFunc(func(ch chan<- prometheus.Metric) { emitStats(ch, "h1", "c1", s) }), tc.golden)
+			compareGolden(t, collectorFunc(func(ch chan<- prometheus.Metric) { emitStats(ch, "h1", &tc.c, s) }), tc.golden)
 		})
 	}
 }

@@ -165,3 +165,20 @@ func TestStuckHostLeavesPoolSlots(t *testing.T) {
 		t.Fatalf("other host's request: %v (the stuck host holds the shared pool)", err)
 	}
 }
+
+func TestCPULimit(t *testing.T) {
+	for _, tc := range []struct {
+		nano, quota, period int64
+		want                float64
+	}{
+		{0, 0, 0, 0},               // no limit
+		{1_500_000_000, 0, 0, 1.5}, // --cpus 1.5
+		{0, 50_000, 100_000, 0.5},  // --cpu-quota 50000 --cpu-period 100000
+		{0, 25_000, 0, 0.25},       // quota with the kernel's default period
+		{0, -1, 100_000, 0},        // -1 is unlimited
+	} {
+		if got := cpuLimit(tc.nano, tc.quota, tc.period); got != tc.want {
+			t.Errorf("cpuLimit(%d, %d, %d) = %v, want %v", tc.nano, tc.quota, tc.period, got, tc.want)
+		}
+	}
+}

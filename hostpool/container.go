@@ -34,6 +34,11 @@ type Container struct {
 	FinishedAt     time.Time
 	ComposeProject string
 	ComposeService string
+	// CPULimit is the CPU limit in cores (0: none) and MemoryLimit the memory
+	// limit in bytes (0: none), from HostConfig. A `docker update` sends an
+	// update event, which re-inspects, so they stay current.
+	CPULimit    float64
+	MemoryLimit int64
 	// Published maps "80/tcp" to the host ports Docker publishes it on. A
 	// container that is not running has its configured bindings, where ""
 	// is a host port Docker picks at start (unknown until then).
@@ -75,10 +80,31 @@ func fromInspect(in container.InspectResponse) *Container {
 	}
 	// Docker empties NetworkSettings.Ports when a container stops; what it
 	// will publish is still in HostConfig.PortBindings.
-	if len(c.Published) == 0 && !c.Running() && in.HostConfig != nil {
-		c.Published = publishedPorts(in.HostConfig.PortBindings, true)
+	if hc := in.HostConfig; hc != nil {
+		if len(c.Published) == 0 && !c.Running() {
+			c.Published = publishedPorts(hc.PortBindings, true)
+		}
+		c.CPULimit = cpuLimit(hc.NanoCPUs, hc.CPUQuota, hc.CPUPeriod)
+		c.MemoryLimit = max(hc.Memory, 0)
 	}
 	return c
+}
+
+// cpuLimit is the container's CPU limit in cores. `--cpus` sets NanoCPUs;
+// `--cpu-quota` and `--cpu-period` set a CFS quota instead, with the
+// kernel's default period of 100ms when the period is 0. Docker refuses to
+// set both. A quota of 0 or -1 is no limit.
+func cpuLimit(nanoCPUs, quota, period int64) float64 {
+	if nanoCPUs > 0 {
+		return float64(nanoCPUs) / 1e9
+	}
+	if quota <= 0 {
+		return 0
+	}
+	if period <= 0 {
+		period = 100_000
+	}
+	return float64(quota) / float64(period)
 }
 
 // FromInspect builds the cached view of a container from its inspect

@@ -2,7 +2,9 @@
 # Installs the system packages the integration tests need (internal/testlab
 # starts real dockerd processes): docker.io for dockerd and its 20.10 CLI,
 # prometheus for promtool (the tests run `promtool check metrics` on a real
-# scrape), iproute2 and curl for poking at test hosts by hand, openssh-server
+# scrape, check and unit-test the shipped rules) and for the real Prometheus
+# the end-to-end test scrapes with, prometheus-alertmanager for amtool and
+# the real Alertmanager that test sends alerts through, iproute2 and curl for poking at test hosts by hand, openssh-server
 # for the test sshd that plays a host reached over SSH (internal/testlab starts
 # its own instances; the package's postinst may also start the system sshd),
 # openssh-client for the tests that check it with ssh(1), and gcc, which
@@ -13,6 +15,7 @@ set -euo pipefail
 missing=()
 [[ -x /usr/sbin/dockerd && -x /usr/bin/docker ]] || missing+=(docker.io)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
