@@ -9,7 +9,7 @@ LDFLAGS    = -s -w -X $(PKG_VER).Version=$(VERSION) -X $(PKG_VER).Revision=$(REV
              -X $(PKG_VER).Branch=$(BRANCH) -X $(PKG_VER).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(PKG_VER).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test unit lint bench docker clean
+.PHONY: all build run test unit lint bench docker clean dashboards
 
 all: build
 
@@ -42,6 +42,10 @@ lint:
 bench:
 	./scripts/test-deps.sh
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 1 -timeout 20m ./integration/
+
+# Regenerate the Grafana dashboards in dashboards/ from their Go code.
+dashboards:
+	$(GO) generate ./dashboards
 
 docker: build
 	docker build -t docker-monitor:$(VERSION) .
