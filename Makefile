@@ -27,8 +27,9 @@ test: lint
 	./scripts/test-deps.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Unit tests only: the packages that need no daemon, sshd or root.
-UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/...
+# Unit tests only: the packages that need no daemon, sshd or root (alerts
+# needs promtool and amtool, and skips without them).
+UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./dashboards/... ./alerts/...
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
