@@ -19,10 +19,10 @@ var (
 		"1 for the container's current state, 0 for the others (created, running, paused, restarting, removing, exited, dead).",
 		[]string{"host", "name", "state"}, nil)
 	containerHealthDesc = prometheus.NewDesc("docker_container_health_status",
-		"1 for the container's current health (starting, healthy, unhealthy), 0 for the others; absent without a healthcheck.",
+		"1 for the container's current health (starting, healthy, unhealthy), 0 for the others; only for running containers with a healthcheck.",
 		[]string{"host", "name", "status"}, nil)
 	containerFailingStreakDesc = prometheus.NewDesc("docker_container_health_failing_streak",
-		"Consecutive failed healthchecks; absent without a healthcheck.", containerLabels, nil)
+		"Consecutive failed healthchecks; only for running containers with a healthcheck.", containerLabels, nil)
 	containerRestartsDesc = prometheus.NewDesc("docker_container_restarts_total",
 		"Times Docker restarted the container under its restart policy.", containerLabels, nil)
 	containerExitCodeDesc = prometheus.NewDesc("docker_container_exit_code",

@@ -73,7 +73,11 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.OOMKilled = s.OOMKilled
 		c.StartedAt = parseTime(s.StartedAt)
 		c.FinishedAt = parseTime(s.FinishedAt)
-		if s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck {
+		// Docker marks a container unhealthy when it stops (its health
+		// monitor closes "for compatibility"), which says nothing about the
+		// service and would page for every stopped container with a
+		// healthcheck: health is reported for running containers only.
+		if s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck && c.Running() {
 			c.Health = string(s.Health.Status)
 			c.FailingStreak = s.Health.FailingStreak
 		}

@@ -133,6 +133,17 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("stopped container still has CPU stats")
 	}
 
+	// Docker marks a stopped container unhealthy; that is not its service's
+	// health, and the exporter reports none.
+	d.Docker(t, "stop", "-t", "1", "lc-healthy")
+	m = exp.scrape(t)
+	expect(t, m, "docker_container_state", lbl("host", host, "name", "lc-healthy", "state", "exited"), 1)
+	for _, name := range []string{"docker_container_health_status", "docker_container_health_failing_streak"} {
+		if n := m.count(name, c("lc-healthy")); n != 0 {
+			t.Errorf("stopped lc-healthy has %d %s series", n, name)
+		}
+	}
+
 	// After `docker rm` every series of the container is gone at once.
 	d.Docker(t, "rm", "-f", "lc-exit3")
 	m = exp.scrape(t)
