@@ -154,6 +154,8 @@ func TestCheckExprCatches(t *testing.T) {
 		{`sum(docker_host_up)`, "without a selector"},
 		{`docker_made_up{job=~"$job"}`, "not in docs"},
 		{`rate(docker_events_total{job=~"$job",host=~"$host"}[5m])`, "window [5m]"},
+		{`max_over_time(docker_host_up{job=~"$job",host=~"$host"}[$__range:])`, "window [$__range:]"},
+		{`max_over_time(docker_host_up{job=~"$job",host=~"$host"}[$__range:$__interval])`, ""},
 		{`docker_container_pids{job=~"$job",host=~"$host"}`, "want name"},
 		{`revp_route_up{job=~"$job",host=~"$host",container=~"$container"}`, ""},
 		{`docker_monitor_api_request_duration_seconds_bucket{job=~"$job",host=~"$host"}`, ""},

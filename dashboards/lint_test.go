@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,54 +8,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/snadboy/docker-monitor/internal/metricsdoc"
 )
 
-// metricDoc is one metric documented in docs/metrics.md.
-type metricDoc struct {
-	labels map[string]bool
-}
-
-// documentedMetrics parses the metric tables of docs/metrics.md
-// (| Name | Type | Labels | Meaning |), adding Prometheus' own up and
-// ALERTS and the _bucket/_sum/_count series of histograms.
-func documentedMetrics(t *testing.T) map[string]metricDoc {
+// documentedMetrics are the metrics of docs/metrics.md (histograms with
+// their _bucket, _sum and _count series), and Prometheus' own up and
+// ALERTS, which the dashboards also query.
+func documentedMetrics(t *testing.T) map[string]metricsdoc.Metric {
 	t.Helper()
-	f, err := os.Open("../docs/metrics.md")
+	out, err := metricsdoc.Load("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	row := regexp.MustCompile("^\\| `([a-z_:][a-z0-9_:]*)` \\| (\\w+) \\|([^|]*)\\|")
-	ident := regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	out := map[string]metricDoc{
-		"up":     {labels: map[string]bool{"job": true, "instance": true}},
-		"ALERTS": {labels: map[string]bool{"job": true, "alertname": true, "alertstate": true}},
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		m := row.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		labels := map[string]bool{"job": true, "instance": true}
-		for _, l := range strings.Split(m[3], ",") {
-			if l = strings.TrimSpace(l); ident.MatchString(l) {
-				labels[l] = true
-			}
-		}
-		out[m[1]] = metricDoc{labels: labels}
-		if m[2] == "histogram" {
-			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				out[m[1]+s] = metricDoc{labels: labels}
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) < 40 {
-		t.Fatalf("parsed only %d metrics from docs/metrics.md: did its tables change shape?", len(out))
-	}
+	out["up"] = metricsdoc.Metric{Name: "up", Type: "gauge", Labels: map[string]bool{"job": true, "instance": true}}
+	out["ALERTS"] = metricsdoc.Metric{Name: "ALERTS", Type: "gauge", Labels: map[string]bool{"job": true, "alertname": true, "alertstate": true}}
 	return out
 }
 
@@ -167,7 +133,7 @@ func TestExpressions(t *testing.T) {
 }
 
 // checkExpr returns what is wrong with one panel expression.
-func checkExpr(expr string, docs map[string]metricDoc, hasContainer bool) []string {
+func checkExpr(expr string, docs map[string]metricsdoc.Metric, hasContainer bool) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	for _, m := range bareRE.FindAllStringSubmatch(expr+" ", -1) {
@@ -184,13 +150,13 @@ func checkExpr(expr string, docs map[string]metricDoc, hasContainer bool) []stri
 			matchers[mm[1]] = mm[2] + mm[3]
 		}
 		need := map[string]string{"job": `=~$job`}
-		if doc.labels["host"] {
+		if doc.Labels["host"] {
 			need["host"] = `=~$host`
 		}
-		if hasContainer && doc.labels["name"] {
+		if hasContainer && doc.Labels["name"] {
 			need["name"] = `=~$container`
 		}
-		if hasContainer && doc.labels["container"] {
+		if hasContainer && doc.Labels["container"] {
 			need["container"] = `=~$container`
 		}
 		for label, want := range need {
@@ -205,12 +171,14 @@ func checkExpr(expr string, docs map[string]metricDoc, hasContainer bool) []stri
 			}
 		}
 	}
-	// rate, increase, changes and *_over_time all use $__rate_interval,
-	// which Grafana keeps at least four scrape intervals long; the only
-	// other window is the host table's [$__range:] subquery, which looks
-	// back over the dashboard's time range for the last up/down flip.
+	// rate, changes and *_over_time all use $__rate_interval, which
+	// Grafana keeps at least four scrape intervals long; the only other
+	// window is the host table's [$__range:$__interval] subquery, which
+	// looks back over the dashboard's time range for the last up/down flip.
+	// Its step must be given: without one the subquery steps at
+	// Prometheus' evaluation interval, whatever the dashboard shows.
 	for _, m := range rangeRE.FindAllStringSubmatch(expr, -1) {
-		if m[1] != "$__rate_interval" && m[1] != "$__range:" {
+		if m[1] != "$__rate_interval" && m[1] != "$__range:$__interval" {
 			bad("window [%s] in %s, want [$__rate_interval]", m[1], expr)
 		}
 	}

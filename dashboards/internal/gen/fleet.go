@@ -20,8 +20,8 @@ func Fleet() *dashboard.DashboardBuilder {
 	}
 	b = b.WithPanel(hostTable()).WithPanel(hostTimeline())
 	b = b.WithRow(row("Containers and events")).
-		WithPanel(graph("Containers by state", "docker_host_containers, stacked per host.", unitCount, half,
-			series("A", `sum by (host, state) (`+sel("docker_host_containers", hostFilter)+`)`, legendHost+" {{state}}"))).
+		WithPanel(stacked(graph("Containers by state", "docker_host_containers per host and state, stacked: the top of the stack is every container on the selected hosts.", unitCount, half,
+			series("A", `max by (host, state) (`+sel("docker_host_containers", hostFilter)+`)`, legendHost+" {{state}}")))).
 		WithPanel(graph("Docker events by type and action", "Rate of docker_events_total.", unitEventSec, half,
 			series("A", `sum by (host, type, action) (`+rate(sel("docker_events_total", hostFilter))+`)`, legendHost+" {{type}}/{{action}}")))
 	b = b.WithRow(row("Connections")).
@@ -48,9 +48,9 @@ func fleetSummary() []cog.Builder[dashboard.Panel] {
 		single("Unhealthy containers", "Containers whose healthcheck reports unhealthy (docker_container_health_status).", unitCount, short,
 			series("A", `count(max by (host, name) (`+sel("docker_container_health_status", hostFilter, `status="unhealthy"`)+`) == 1) or vector(0)`, "unhealthy")).Thresholds(red),
 		single("Restarting containers", "Containers in state restarting (docker_host_containers).", unitCount, short,
-			series("A", `sum(`+sel("docker_host_containers", hostFilter, `state="restarting"`)+`) or vector(0)`, "restarting")).Thresholds(red),
-		single("OOM-killed containers", "Containers whose last run the kernel OOM-killed (docker_container_oom_killed).", unitCount, short,
-			series("A", `count(max by (host, name) (`+sel("docker_container_oom_killed", hostFilter)+`) == 1) or vector(0)`, "OOM-killed")).Thresholds(red),
+			series("A", `sum(max by (host) (`+sel("docker_host_containers", hostFilter, `state="restarting"`)+`)) or vector(0)`, "restarting")).Thresholds(red),
+		single("OOM-killed containers", "Containers whose last run the kernel OOM-killed (docker_container_oom_killed) and ended within the dashboard's time range.", unitCount, short,
+			series("A", `count(max by (host, name) (`+recentOOM(hostFilter)+`)) or vector(0)`, "OOM-killed")).Thresholds(red),
 		// up has no host label: an exporter serves many hosts.
 		single("Exporters up", "Prometheus' up for the selected jobs: whether the exporter itself was scraped.", unitState, short,
 			series("A", sel("up", jobFilter), legendInstance)).Mappings(upDown),
@@ -69,13 +69,13 @@ func hostTable() *table.PanelBuilder {
 	}
 	return grid("Hosts",
 		"docker_host_up, docker_host_events_stream_up, docker_host_ping_duration_seconds, docker_host_containers, docker_host_connection_info and docker_host_info per host. "+
-			"'In this state for' is the time since docker_host_up last changed, at least the dashboard's time range if it has not changed in it. Click a row for the host's containers.",
+			"'In this state for' is the time since docker_host_up last changed, accurate to about one $__rate_interval (it may read up to that much short), or at least the dashboard's time range if it has not changed in it. Click a row for the host's containers.",
 		full, cols, []string{"Value #F", "Value #G"},
 		instant("A", `max by (host) (`+sel("docker_host_up", hostFilter)+`)`),
 		instant("B", `max by (host) (`+sel("docker_host_events_stream_up", hostFilter)+`)`),
 		instant("C", hostStateAge()),
 		instant("D", `max by (host) (`+sel("docker_host_ping_duration_seconds", hostFilter)+`)`),
-		instant("E", `sum by (host) (`+sel("docker_host_containers", hostFilter, `state="running"`)+`)`),
+		instant("E", `max by (host) (`+sel("docker_host_containers", hostFilter, `state="running"`)+`)`),
 		instant("F", `max by (host, connection, endpoint) (`+sel("docker_host_connection_info", hostFilter)+`)`),
 		instant("G", `max by (host, version, api_version, os, kernel_version, architecture) (`+sel("docker_host_info", hostFilter)+`)`),
 	).DataLinks([]cog.Builder[dashboard.DashboardLink]{
@@ -86,11 +86,16 @@ func hostTable() *table.PanelBuilder {
 }
 
 // hostStateAge is the seconds since docker_host_up last changed: the
-// subquery finds the last step at which changes() saw a flip. A host that
-// did not flip in the time range gets the range itself ("at least").
+// subquery finds the last step at which changes() saw a flip. Its step is
+// $__interval, which is shorter than the $__rate_interval window, so the
+// windows overlap and no flip falls between two steps; without a step the
+// subquery would use Prometheus' evaluation interval, whatever the range.
+// The last step that still sees a flip is up to one $__rate_interval after
+// it, so the age may read that much short. A host that did not flip in the
+// time range gets the range itself ("at least").
 func hostStateAge() string {
 	up := sel("docker_host_up", hostFilter)
-	return `max by (host) (time() - max_over_time(timestamp(changes(` + up + `[$__rate_interval]) > 0)[$__range:]))` +
+	return `max by (host) (time() - max_over_time(timestamp(changes(` + up + `[$__rate_interval]) > 0)[$__range:$__interval]))` +
 		` or max by (host) (0 * ` + up + ` + $__range_s)`
 }
 

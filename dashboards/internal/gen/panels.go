@@ -58,6 +58,11 @@ func bars(title, description, unit string, width uint32, qs ...*prometheus.Dataq
 		FillOpacity(80)
 }
 
+// stacked stacks a graph's series, for counts that add up to a total.
+func stacked(p *timeseries.PanelBuilder) *timeseries.PanelBuilder {
+	return p.Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).FillOpacity(60)
+}
+
 // limitLine draws the series whose legend ends in " limit" as a dashed,
 // unfilled red line: the container's limit above its usage.
 func limitLine(p *timeseries.PanelBuilder) *timeseries.PanelBuilder {
@@ -108,6 +113,8 @@ func timeline(title, description string, width uint32, mappings []dashboard.Valu
 type column struct {
 	field, title, unit string
 	mappings           []dashboard.ValueMapping
+	// colour colours the cell text by the panel's thresholds.
+	colour bool
 }
 
 // grid is a table of instant queries, merged into one row per label set.
@@ -137,19 +144,21 @@ func grid(title, description string, width uint32, cols []column, hide []string,
 	return p
 }
 
-// columnProps names the column, sets its unit and, for state columns,
-// colours the cell text by the value mapping.
+// columnProps names the column, sets its unit and, for state columns and
+// columns marked colour, colours the cell text by the value mapping or the
+// thresholds.
 func columnProps(c column) []dashboard.DynamicConfigValue {
 	props := []dashboard.DynamicConfigValue{
 		{Id: "displayName", Value: c.title},
 		{Id: "unit", Value: c.unit},
 	}
 	if c.mappings != nil {
-		props = append(props,
-			dashboard.DynamicConfigValue{Id: "mappings", Value: c.mappings},
-			dashboard.DynamicConfigValue{Id: "custom.cellOptions", Value: common.TableColorTextCellOptions{
-				Type: common.TableCellDisplayModeColorText,
-			}})
+		props = append(props, dashboard.DynamicConfigValue{Id: "mappings", Value: c.mappings})
+	}
+	if c.mappings != nil || c.colour {
+		props = append(props, dashboard.DynamicConfigValue{Id: "custom.cellOptions", Value: common.TableColorTextCellOptions{
+			Type: common.TableCellDisplayModeColorText,
+		}})
 	}
 	return props
 }

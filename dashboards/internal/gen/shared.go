@@ -75,6 +75,15 @@ func rate(selector string) string {
 	return fmt.Sprintf("rate(%s[$__rate_interval])", selector)
 }
 
+// recentOOM is docker_container_oom_killed 1 for the containers whose
+// OOM-killed run ended within the dashboard's time range. The metric stays
+// 1 until the container's next run ends, which may be never; like the
+// ContainerOOMKilled alert, a kill counts while it is recent.
+func recentOOM(filter string) string {
+	return sel("docker_container_oom_killed", filter) + " == 1 and on (job, instance, host, name) time() - " +
+		sel("docker_container_finished_timestamp_seconds", filter) + " < $__range_s"
+}
+
 // datasource points every panel, target and query variable at the
 // dashboard's datasource variable, so one dashboard serves any Prometheus.
 func datasource() common.DataSourceRef {
