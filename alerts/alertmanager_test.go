@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 // hostHealth are the alerts examples/alertmanager.yml routes to docker-hosts.
@@ -63,7 +63,6 @@ func mkAlert(name string, kv ...string) amAlert {
 // The inhibit rules of examples/alertmanager.yml, in a real Alertmanager:
 // an alert is muted only by the right alert of the same exporter and host.
 func TestAlertmanagerInhibitions(t *testing.T) {
-	bin := requireTool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	if testing.Short() {
 		t.Skip("-short: not starting an Alertmanager")
 	}
@@ -93,37 +92,10 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 		alerts = append(alerts, c.alert)
 		want[labelsKey(c.alert.Labels)] = c.inhibited
 	}
-	base := startAlertmanager(t, bin) + "/api/v2/alerts"
+	base := testlab.StartAlertmanager(t, readFile(t, amConfigPath)).URL + "/api/v2/alerts"
 	deadline := time.Now().Add(20 * time.Second)
 	postAlerts(t, base, alerts, deadline)
 	pollInhibitions(t, base, want, deadline)
-}
-
-// startAlertmanager runs an Alertmanager with examples/alertmanager.yml on
-// a free loopback port until the test ends, and returns its base URL.
-func startAlertmanager(t *testing.T, bin string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--config.file="+amConfigPath, "--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", log.String())
-		}
-	})
-	return "http://" + addr
 }
 
 // postAlerts posts alerts to url until the Alertmanager, which may still
