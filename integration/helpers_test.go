@@ -241,3 +241,19 @@ func lbl(kv ...string) map[string]string {
 	}
 	return m
 }
+
+// scrapeUntil scrapes until cond holds, and logs how many scrapes that took
+// (1 is the usual case).
+func scrapeUntil(t *testing.T, exp *exporter, what string, cond func(metrics) bool) metrics {
+	t.Helper()
+	var (
+		m metrics
+		n int
+	)
+	waitUntil(t, 30*time.Second, what, func() bool {
+		m, n = exp.scrape(t), n+1
+		return cond(m)
+	})
+	t.Logf("%s after %d scrape(s)", what, n)
+	return m
+}

@@ -52,10 +52,12 @@ func TestDaemonRestart(t *testing.T) {
 	// Without live-restore the daemon stopped the container on shutdown.
 	expect(t, m, "docker_container_state", lbl("host", "r", "name", "before", "state", "exited"), 1)
 
-	// And the stream is live again: a change shows on the next scrape.
+	// And the stream is live again: a change shows without a resync
+	// (--discovery.interval is far away), usually at the next scrape.
 	d.Docker(t, "start", "while-away")
-	m = exp.scrape(t)
-	expect(t, m, "docker_container_state", lbl("host", "r", "name", "while-away", "state", "running"), 1)
+	scrapeUntil(t, exp, "while-away running", func(m metrics) bool {
+		return m.matches("docker_container_state", lbl("host", "r", "name", "while-away", "state", "running"), 1)
+	})
 
 	// Events of every type are counted, not only the containers'.
 	d.Docker(t, "network", "create", "ev-net")

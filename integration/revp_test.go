@@ -63,13 +63,16 @@ func TestRevPRoutes(t *testing.T) {
 
 	// A second running container claiming the domain is a conflict.
 	d.Run(t, "rv-web-copy", append(pub, label("80.domain", "shop.test")...), "serve", "80")
-	m = exp.scrape(t)
-	expect(t, m, "revp_domain_claims", lbl("domain", "shop.test"), 2)
+	scrapeUntil(t, exp, "2 claims of shop.test", func(m metrics) bool {
+		return m.matches("revp_domain_claims", lbl("domain", "shop.test"), 2)
+	})
 
-	// Stopping the routed container takes its route down at the next scrape.
+	// Stopping the routed container takes its route down (usually at the
+	// next scrape: see TestContainerLifecycle).
 	d.Docker(t, "stop", "rv-web")
-	m = exp.scrape(t)
-	expect(t, m, "revp_route_up", route("rv-web", "shop.test"), 0)
+	m = scrapeUntil(t, exp, "rv-web's route down", func(m metrics) bool {
+		return m.matches("revp_route_up", route("rv-web", "shop.test"), 0)
+	})
 	expect(t, m, "revp_domain_claims", lbl("domain", "shop.test"), 1)
 	// Docker empties a stopped container's live ports; its binding (to a
 	// random host port, picked at the next start) still counts as published.
