@@ -217,22 +217,31 @@ func (c *boardCheck) run() {
 	}
 }
 
-// retryEmpty checks the expressions found empty again, now.
-func (c *boardCheck) retryEmpty(when string) {
-	c.has, c.values = map[string]bool{}, map[string][]string{}
-	var still []emptyExpr
-	for _, e := range c.empty {
-		check := c.checkOne
-		if e.all {
-			check = c.checkAll
+// retryEmpty checks the expressions found empty again until they all have
+// data or limit passes. It polls: a counter that appeared with the change
+// (connection errors, once a host is down) needs two scrapes before rate()
+// has data, and the test gets here as soon as the alert fires.
+func (c *boardCheck) retryEmpty(when string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for len(c.empty) > 0 && time.Now().Before(deadline) {
+		c.has, c.values = map[string]bool{}, map[string][]string{}
+		var still []emptyExpr
+		for _, e := range c.empty {
+			check := c.checkOne
+			if e.all {
+				check = c.checkAll
+			}
+			if _, ok := check(e.board, e.q); ok {
+				c.t.Logf("dashboard %s, panel %q (%s): data only %s", e.board.UID, e.q.Panel, e.q.RefID, when)
+				continue
+			}
+			still = append(still, e)
 		}
-		if _, ok := check(e.board, e.q); ok {
-			c.t.Logf("dashboard %s, panel %q (%s): data only %s", e.board.UID, e.q.Panel, e.q.RefID, when)
-			continue
+		c.empty = still
+		if len(c.empty) > 0 {
+			time.Sleep(time.Second)
 		}
-		still = append(still, e)
 	}
-	c.empty = still
 }
 
 // report fails the test once, listing every expression still empty.

@@ -154,7 +154,7 @@ func hostDownAndBack(t *testing.T, a *testlab.Daemon, prom *testlab.Prometheus, 
 	})
 	// Expressions that are empty while every host is up (connection
 	// errors) get their second chance now.
-	check.retryEmpty("with host " + monA + " down")
+	check.retryEmpty("with host "+monA+" down", alertTimeout)
 	mark = hook.mark()
 	a.Restart(t)
 	waitUntil(t, alertTimeout, "DockerHostDown{host=mon-a} resolved at the webhook", func() bool {
