@@ -212,6 +212,18 @@ func (d *dsRef) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// readJSON decodes the dashboard file at path into v.
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
 func usesVariable(d *dsRef) bool { return d != nil && d.UID == "${datasource}" }
 
 // TestPanels checks every panel, row and target for the datasource
@@ -231,13 +243,7 @@ func TestPanels(t *testing.T) {
 				} `json:"list"`
 			} `json:"templating"`
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, &raw); err != nil {
-			t.Fatal(err)
-		}
+		readJSON(t, path, &raw)
 		for _, v := range raw.Templating.List {
 			if v.Type != "datasource" && !usesVariable(v.Datasource) {
 				t.Errorf("%s: variable %s does not use ${datasource}", path, v.Name)
@@ -262,13 +268,7 @@ func TestPanelsDocumented(t *testing.T) {
 		var raw struct {
 			Panels []rawPanelJSON `json:"panels"`
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, &raw); err != nil {
-			t.Fatal(err)
-		}
+		readJSON(t, path, &raw)
 		titles := map[string]bool{}
 		for _, p := range raw.Panels {
 			// Tests and links name panels by title: keep them unique.

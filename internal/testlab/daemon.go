@@ -76,9 +76,7 @@ type Daemon struct {
 
 	setupMu sync.Mutex // serialises Image and Network
 
-	mu           sync.Mutex
-	cmd          *exec.Cmd
-	exited       chan struct{} // closed when cmd has been waited for
+	proc         // dockerd; its mu also guards the fields below
 	imageReady   bool
 	networkReady bool
 	networkIDs   map[string]bool
@@ -264,13 +262,8 @@ func (d *Daemon) start() error {
 		d.mu.Unlock()
 		return fmt.Errorf("starting dockerd: %w", err)
 	}
-	exited := make(chan struct{})
-	d.cmd, d.exited = cmd, exited
+	exited := d.track(cmd)
 	d.mu.Unlock()
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
 
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -344,17 +337,11 @@ func (d *Daemon) stop(timeout time.Duration) error {
 	var errs []error
 	if cmd != nil {
 		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(timeout):
-			errs = append(errs, fmt.Errorf("dockerd pid %d ignored SIGTERM for %v; killed", cmd.Process.Pid, timeout))
-			cmd.Process.Kill()
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				return fmt.Errorf("dockerd pid %d survives SIGKILL", cmd.Process.Pid)
-			}
+		ignored, err := awaitExit("dockerd", cmd.Process.Pid, exited, timeout, func() { cmd.Process.Kill() })
+		if err != nil {
+			return err
 		}
+		errs = append(errs, ignored)
 		d.mu.Lock()
 		d.cmd = nil
 		d.imageReady, d.networkReady = false, false
@@ -384,16 +371,6 @@ func (d *Daemon) Restart(t testing.TB) {
 	if err := d.start(); err != nil {
 		t.Fatalf("testlab: restarting daemon %s: %v", d.Name, err)
 	}
-}
-
-// PID returns 0 while the daemon is stopped.
-func (d *Daemon) PID() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return 0
-	}
-	return d.cmd.Process.Pid
 }
 
 func (d *Daemon) running() bool { return d.PID() != 0 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,9 +220,7 @@ type monitorServer struct {
 	Addr string
 	Dir  string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	proc
 }
 
 // configure writes the server's files into dir for the address addr and
@@ -288,14 +285,9 @@ func (s *monitorServer) start(bin string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", s.Name, err)
 	}
-	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	exited := s.track(cmd)
 	s.mu.Unlock()
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
 	return s.waitReady(exited)
 }
 
@@ -329,24 +321,8 @@ func (s *monitorServer) waitReady(exited chan struct{}) error {
 	}
 }
 
-// PID returns the server's PID, 0 once it is stopped.
-func (s *monitorServer) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
-
 // Logs returns everything the server has logged.
-func (s *monitorServer) Logs() string {
-	b, err := os.ReadFile(s.logPath())
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
+func (s *monitorServer) Logs() string { return readLog(s.logPath()) }
 
 // LogTail returns the last lines of the server's log.
 func (s *monitorServer) LogTail() string {
@@ -367,23 +343,15 @@ func (s *monitorServer) stop() error {
 		return nil
 	}
 	pid := cmd.Process.Pid
-	var err error
 	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(monitorStopTimeout):
-		err = fmt.Errorf("%s pid %d ignored SIGTERM for %v; killed", s.Name, pid, monitorStopTimeout)
-		syscall.Kill(-pid, syscall.SIGKILL)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("%s pid %d survives SIGKILL", s.Name, pid)
-		}
+	ignored, err := awaitExit(s.Name, pid, exited, monitorStopTimeout, func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.cmd = nil
 	s.mu.Unlock()
-	return err
+	return ignored
 }
 
 // destroy stops the server, shows its log if the test failed, and removes

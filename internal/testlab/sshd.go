@@ -81,9 +81,7 @@ type SSHD struct {
 
 	opts SSHDOptions
 
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	proc      // the listening sshd; its mu also guards destroyed
 	destroyed bool
 
 	hostKey ssh.PublicKey
@@ -368,13 +366,8 @@ func (s *SSHD) start() error {
 		s.mu.Unlock()
 		return fmt.Errorf("starting sshd: %w", err)
 	}
-	exited := make(chan struct{})
-	s.cmd, s.exited = cmd, exited
+	exited := s.track(cmd)
 	s.mu.Unlock()
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
 
 	deadline := time.Now().Add(sshdReadyTimeout)
 	for {
@@ -420,23 +413,7 @@ func sshBanner(addr string) error {
 }
 
 // Logs returns what sshd has logged (LogLevel VERBOSE) across all its starts.
-func (s *SSHD) Logs() string {
-	b, err := os.ReadFile(s.logPath())
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// PID returns the listening sshd's PID, 0 while it is stopped.
-func (s *SSHD) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *SSHD) Logs() string { return readLog(s.logPath()) }
 
 // Stop makes the host unreachable over SSH: the port refuses connections,
 // and the sessions this sshd is serving (its descendant processes) are

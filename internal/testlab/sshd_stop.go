@@ -47,17 +47,11 @@ func (s *SSHD) stop(timeout time.Duration) error {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Process.Signal(syscall.SIGCONT)
-	select {
-	case <-exited:
-	case <-time.After(timeout):
-		errs = append(errs, fmt.Errorf("sshd pid %d ignored SIGTERM for %v; killed", pid, timeout))
-		cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("sshd pid %d survives SIGKILL", pid)
-		}
+	ignored, err := awaitExit("sshd", pid, exited, timeout, func() { cmd.Process.Kill() })
+	if err != nil {
+		return err
 	}
+	errs = append(errs, ignored)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var left []int
