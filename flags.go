@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/snadboy/docker-monitor/api"
 	"github.com/snadboy/docker-monitor/collector"
 	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
@@ -33,6 +34,8 @@ type settings struct {
 	handlerOpts     collector.HandlerOptions
 	promslogConfig  *promslog.Config
 	maxProcs        int
+	apiDisable      bool
+	apiOpts         api.Options
 }
 
 // Bounds of the numeric flags: beyond them a value is a typo, and some
@@ -41,15 +44,19 @@ type settings struct {
 const (
 	maxEventBuffer = 100_000
 	maxInFlight    = 10_000
+	// Each stream client holds --api.event-buffer pointers (8 bytes) and
+	// the feed --api.event-history events (about 300 bytes each).
+	maxAPIEventBuffer  = 100_000
+	maxAPIEventHistory = 1_000_000
 )
 
 // reservedPaths are served by the exporter itself; the metrics path must
 // not take them.
-var reservedPaths = []string{"/-/healthy", "/-/ready", "/-/reload"}
+var reservedPaths = []string{"/-/healthy", "/-/ready", "/-/reload", api.Prefix}
 
 func parseFlags(args []string) (*settings, error) {
 	app := kingpin.New(exporterName, "Prometheus exporter for the containers, resource use, events and health of Docker hosts.")
-	c := &settings{hostOpts: hostpool.DefaultOptions, promslogConfig: &promslog.Config{}}
+	c := &settings{hostOpts: hostpool.DefaultOptions, apiOpts: api.DefaultOptions, promslogConfig: &promslog.Config{}}
 	c.web = kingpinflag.AddFlags(app, defaultAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.metricsPath)
 	app.Flag("web.enable-lifecycle", "Enable POST /-/reload, which re-reads the hosts file (SIGHUP always does).").
@@ -77,8 +84,8 @@ func parseFlags(args []string) (*settings, error) {
 	durationFlag(app, "discovery.interval", "Period of the full re-list of every container that corrects anything the event stream missed.", "60s", &c.hostOpts.DiscoveryInterval)
 	durationFlag(app, "events.check-interval", "Period of the check that the event stream still delivers: the daemon's container list against the cache (0: off).", "10s", &c.hostOpts.StreamCheckInterval)
 	intFlag(app, "events.buffer", "Events held while waiting to be applied; an event that does not fit is dropped, counted, and triggers a resync.", "1000", &c.hostOpts.EventBuffer)
-	intFlag(app, "stats.concurrency", "Resource-stats calls in flight per host during a scrape.", "50", &c.collectorOpts.StatsConcurrency)
-	durationFlag(app, "stats.max-age", "Reuse resource stats read by an earlier scrape this recent (0: only share a round in flight). Set to the gap between two Prometheus servers' scrapes to halve their load.", "0s", &c.collectorOpts.StatsMaxAge)
+	intFlag(app, "stats.concurrency", "Resource-stats calls in flight per host during a scrape.", "50", &c.hostOpts.StatsConcurrency)
+	durationFlag(app, "stats.max-age", "Reuse resource stats read by an earlier scrape this recent (0: only share a round in flight). Set to the gap between two Prometheus servers' scrapes to halve their load.", "0s", &c.hostOpts.StatsMaxAge)
 	app.Flag("container.label", "Docker label copied onto docker_container_info as label_<key> (repeatable; none by default: labels multiply series).").
 		StringsVar(&c.collectorOpts.ContainerLabels)
 	app.Flag("revp.label-prefix", "Prefix of the reverse-proxy (RevP) route labels.").
@@ -88,6 +95,11 @@ func parseFlags(args []string) (*settings, error) {
 	durationFlag(app, "revp.probe-timeout", "Timeout of one route probe (within the scrape deadline).", "5s", &c.collectorOpts.RevPProbeTimeout)
 	app.Flag("revp.allowed-backend-host", "Host name or address, other than the Docker host's own, that a flat backend-host label may name and probes may reach (repeatable).").
 		StringsVar(&c.collectorOpts.RevPAllowedBackendHosts)
+	app.Flag("api.disable", "Serve no JSON API or event stream under "+api.Prefix+", metrics only.").BoolVar(&c.apiDisable)
+	app.Flag("api.expose-env", "Return containers' environment values in the API; without it names only, values \"<redacted>\" (they hold secrets more often than not).").
+		BoolVar(&c.apiOpts.ExposeEnv)
+	intFlag(app, "api.event-history", "Events kept for "+api.Prefix+"/events?since= to replay.", "1000", &c.hostOpts.EventHistory)
+	intFlag(app, "api.event-buffer", "Messages queued for one event-stream client; a client that lets more pile up is closed.", "256", &c.apiOpts.EventBuffer)
 	durationFlag(app, "scrape.default-timeout", "Scrape deadline when the request has no X-Prometheus-Scrape-Timeout-Seconds header.", "10s", &c.handlerOpts.DefaultTimeout)
 	durationFlag(app, "scrape.max-timeout", "Longest scrape deadline a request's X-Prometheus-Scrape-Timeout-Seconds header may ask for.", "60s", &c.handlerOpts.MaxTimeout)
 	durationFlag(app, "scrape.timeout-offset", "Time kept back from the scrape timeout to encode and send the response.", "500ms", &c.handlerOpts.TimeoutOffset)
@@ -103,6 +115,8 @@ func parseFlags(args []string) (*settings, error) {
 		c.hosts.TLS.TLSVerify = true
 	}
 	c.collectorOpts.EventWait = 500 * time.Millisecond
+	c.apiOpts.RevPPrefix = c.collectorOpts.RevPPrefix
+	c.apiOpts.AllowedBackendHosts = c.collectorOpts.RevPAllowedBackendHosts
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -125,14 +139,16 @@ func (c *settings) validate() error {
 		{h.Backoff.Retries < 0, "--docker.retries must not be negative"},
 		{h.Backoff.Factor < 1, "--docker.retry-backoff must be at least 1"},
 		{h.Backoff.Initial <= 0 || h.Backoff.Max < h.Backoff.Initial, "--docker.retry-initial-delay must be positive and at most --docker.retry-max-delay"},
-		{o.StatsConcurrency < 1 || o.StatsConcurrency > maxInFlight, fmt.Sprintf("--stats.concurrency must be 1..%d", maxInFlight)},
-		{o.StatsMaxAge < 0, "--stats.max-age must not be negative"},
+		{h.StatsConcurrency < 1 || h.StatsConcurrency > maxInFlight, fmt.Sprintf("--stats.concurrency must be 1..%d", maxInFlight)},
+		{h.StatsMaxAge < 0, "--stats.max-age must not be negative"},
 		{o.RevPProbeTimeout <= 0, "--revp.probe-timeout must be positive"},
 		{strings.Trim(o.RevPPrefix, ".") == "" || strings.ContainsAny(o.RevPPrefix, " \t\n"), "--revp.label-prefix must be a Docker label key prefix such as snadboy.revp"},
 		{c.handlerOpts.DefaultTimeout <= 0, "--scrape.default-timeout must be positive"},
 		{c.handlerOpts.MaxTimeout < c.handlerOpts.DefaultTimeout, "--scrape.max-timeout must be at least --scrape.default-timeout"},
 		{c.handlerOpts.TimeoutOffset < 0, "--scrape.timeout-offset must not be negative"},
 		{c.maxProcs < 1, "--runtime.gomaxprocs must be at least 1"},
+		{h.EventHistory < 0 || h.EventHistory > maxAPIEventHistory, fmt.Sprintf("--api.event-history must be 0..%d", maxAPIEventHistory)},
+		{c.apiOpts.EventBuffer < 1 || c.apiOpts.EventBuffer > maxAPIEventBuffer, fmt.Sprintf("--api.event-buffer must be 1..%d", maxAPIEventBuffer)},
 	} {
 		if check.bad {
 			return errors.New(check.msg)
@@ -170,6 +186,8 @@ func checkMetricsPath(p string) error {
 		return errors.New("must be a clean path (no //, . or ..)")
 	case strings.HasPrefix(p, "/-/"):
 		return fmt.Errorf("/-/ is the exporter's own (%s)", strings.Join(reservedPaths, ", "))
+	case p == "/api" || strings.HasPrefix(p, "/api/"):
+		return fmt.Errorf("/api/ is the exporter's own (%s)", strings.Join(reservedPaths, ", "))
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/snadboy/docker-monitor/api"
 	"github.com/snadboy/docker-monitor/collector"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/reload"
@@ -124,6 +125,14 @@ func run(c *settings, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer exp.Close()
+	var apiHandler *api.API
+	if !c.apiDisable {
+		apiHandler = api.New(pool, c.apiOpts, logger)
+		// Before the server's Shutdown, which waits for handlers: the
+		// event streams end only when told to.
+		defer apiHandler.Close()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -142,7 +151,7 @@ func run(c *settings, logger *slog.Logger) error {
 		}
 	}()
 
-	mux, err := newMux(c, reg, exp, pool, rl, logger)
+	mux, err := newMux(c, reg, exp, pool, rl, apiHandler, logger)
 	if err != nil {
 		return err
 	}
@@ -156,6 +165,9 @@ func run(c *settings, logger *slog.Logger) error {
 		}
 	case <-ctx.Done():
 		logger.Info("shutting down")
+		if apiHandler != nil {
+			apiHandler.Close()
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
@@ -163,7 +175,7 @@ func run(c *settings, logger *slog.Logger) error {
 	return nil
 }
 
-func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, rl *reload.Reloader, logger *slog.Logger) (*http.ServeMux, error) {
+func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, rl *reload.Reloader, apiHandler *api.API, logger *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
 	metricsHandler := promhttp.InstrumentMetricHandler(reg, exp.Handler(reg, c.handlerOpts, errLog))
@@ -179,11 +191,19 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 		}
 		fmt.Fprintln(w, "Ready")
 	})
+	if apiHandler != nil {
+		mux.Handle(api.Prefix+"/", apiHandler)
+	}
 	if c.metricsPath != "/" {
 		links := []web.LandingLinks{
 			{Address: c.metricsPath, Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
 			{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host has ended its first sync attempt"},
+		}
+		if apiHandler != nil {
+			links = append(links,
+				web.LandingLinks{Address: api.Prefix + "/hosts", Text: "API", Description: "hosts, containers, stats and RevP routes as JSON; see /api/v1/openapi.json"},
+				web.LandingLinks{Address: api.Prefix + "/events", Text: "Event stream", Description: "live Docker events (Server-Sent Events, or WebSocket)"})
 		}
 		if c.enableLifecycle {
 			links = append(links, web.LandingLinks{Address: "/-/reload", Text: "Reload", Description: "POST to re-read the hosts file (as SIGHUP)"})

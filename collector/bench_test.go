@@ -11,21 +11,31 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/internal/dockerfake"
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 // BenchmarkScrapeFake50 measures the exporter's own cost of one scrape of 50
 // running containers, against replayed daemon answers so that only our side
 // is measured (make bench measures the real thing).
-func BenchmarkScrapeFake50(b *testing.B) { benchScrapeFake50(b, Options{}) }
+func BenchmarkScrapeFake50(b *testing.B) { benchScrapeFake50(b, hostpool.DefaultOptions) }
 
 // BenchmarkScrapeFake50Cached reuses one round of stats (--stats.max-age),
 // so that what is left is the exporter's gathering, exposition and gzip of
 // the same series, plus one ping.
-func BenchmarkScrapeFake50Cached(b *testing.B) { benchScrapeFake50(b, Options{StatsMaxAge: time.Hour}) }
+func BenchmarkScrapeFake50Cached(b *testing.B) {
+	opts := hostpool.DefaultOptions
+	opts.StatsMaxAge = time.Hour
+	benchScrapeFake50(b, opts)
+}
 
-func benchScrapeFake50(b *testing.B, opts Options) {
-	exp, fake, _ := startFake(b, opts)
-	_ = fake
+func benchScrapeFake50(b *testing.B, opts hostpool.Options) {
+	fake, err := dockerfake.Start(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fake.Close() })
+	exp, _ := startHostsWith(b, opts, Options{}, testlab.Host(b, "fake", fake.Host))
 	b.StopTimer()
 	if err := fake.Scale("web", 46); err != nil {
 		b.Fatal(err)

@@ -27,10 +27,6 @@ var (
 type Options struct {
 	// ContainerLabels are Docker label keys copied onto docker_container_info.
 	ContainerLabels []string
-	// StatsConcurrency bounds stats calls in flight per host.
-	StatsConcurrency int
-	// StatsMaxAge lets a scrape reuse stats another scrape read this recently.
-	StatsMaxAge time.Duration
 	// EventWait bounds how long a scrape waits for already-received events
 	// to be applied before it reads a host's cache.
 	EventWait time.Duration
@@ -69,6 +65,7 @@ type Exporter struct {
 	log      *slog.Logger
 	opts     Options
 	concerns map[string]concern
+	events   *eventsConcern
 }
 
 // New builds the exporter for a pool.
@@ -77,19 +74,24 @@ func New(pool *hostpool.Pool, m *hostpool.Metrics, opts Options, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	ec := newEventsConcern(pool, log)
 	return &Exporter{
-		pool: pool,
-		log:  log,
-		opts: opts,
+		pool:   pool,
+		log:    log,
+		opts:   opts,
+		events: ec,
 		concerns: map[string]concern{
 			"host":      hostConcern{},
 			"container": cc,
-			"stats":     newStatsConcern(opts, log),
-			"events":    eventsConcern{},
+			"stats":     statsConcern{},
+			"events":    ec,
 			"revp":      newRevPConcern(opts),
 		},
 	}, nil
 }
+
+// Close stops following the pool's event feed.
+func (e *Exporter) Close() { e.events.close() }
 
 // Collector returns a prometheus.Collector bound to one scrape's deadline.
 func (e *Exporter) Collector(ctx context.Context) prometheus.Collector {

@@ -18,10 +18,15 @@ func TestMetricsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := hostpool.NewMetrics(nil)
-	exp, err := New(nil, m, Options{ContainerLabels: []string{"team"}}, nil)
+	pool, err := hostpool.New(nil, hostpool.DefaultOptions, m, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
+	exp, err := New(pool, m, Options{ContainerLabels: []string{"team"}}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Close()
 	ch := make(chan *prometheus.Desc, 200)
 	go func() {
 		exp.Collector(t.Context()).Describe(ch)

@@ -33,10 +33,14 @@ func startPool(t testing.TB, fake *dockerfake.Server, opts Options) (*Exporter, 
 
 // startHosts runs a pool of the given hosts and waits for each one's first sync.
 func startHosts(t testing.TB, opts Options, hosts ...config.Host) (*Exporter, *hostpool.Metrics) {
+	return startHostsWith(t, hostpool.DefaultOptions, opts, hosts...)
+}
+
+func startHostsWith(t testing.TB, hopts hostpool.Options, opts Options, hosts ...config.Host) (*Exporter, *hostpool.Metrics) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := hostpool.NewMetrics(nil)
-	pool, err := hostpool.New(hosts, hostpool.DefaultOptions, m, log)
+	pool, err := hostpool.New(hosts, hopts, m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +53,11 @@ func startHosts(t testing.TB, opts Options, hosts ...config.Host) (*Exporter, *h
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if opts.StatsConcurrency == 0 {
-		opts.StatsConcurrency = 50
-	}
 	exp, err := New(pool, m, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(exp.Close)
 	return exp, m
 }
 

@@ -83,7 +83,7 @@ func TestFirstSyncIsNotAnEmptyHost(t *testing.T) {
 	pool.Start(context.Background())
 	t.Cleanup(pool.Stop)
 	waitFor(t, func() bool { return fake.Requests("containers") > 0 })
-	exp, err := New(pool, hostpool.NewMetrics(nil), Options{StatsConcurrency: 50}, discard())
+	exp, err := New(pool, hostpool.NewMetrics(nil), Options{}, discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,12 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/revp"
 )
 
@@ -86,13 +84,10 @@ func (rc *revpConcern) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// route is one resolved route of one container, for one scrape.
+// route is one resolved route of the table, for one scrape.
 type route struct {
-	host      string
-	container *hostpool.Container
-	revp.Route
-	backend revp.Backend
-	probe   *probeResult
+	*revp.TableRoute
+	probe *probeResult
 }
 
 type probeResult struct {
@@ -110,42 +105,28 @@ type seriesKey struct {
 }
 
 func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
-	var routes []*route
-	claims := map[string]int{}
-	claimed := map[seriesKey]bool{} // a container+port claims a domain once
+	var hosts []revp.Host
 	for _, v := range views {
-		if !v.cacheUsable() {
-			continue
+		if v.cacheUsable() {
+			hosts = append(hosts, v.snap.RevPHost(v.host.Alias, v.host.Backend()))
 		}
-		n := 0
-		for _, c := range v.snap.Containers {
-			parsed, problems := revp.Parse(c.Labels, rc.prefix)
-			for _, r := range parsed {
-				b, ps := revp.Resolve(r, c.Published, v.host.Backend(), rc.allowed)
-				problems = append(problems, ps...)
-				routes = append(routes, &route{host: v.host.Alias, container: c, Route: r, backend: b})
-				// Proxies route running containers only: an exited copy
-				// left behind is not a conflict.
-				if c.Running() {
-					for _, d := range r.Domains {
-						k := seriesKey{v.host.Alias, c.Name, r.Port, d.Name}
-						if !claimed[k] {
-							claimed[k] = true
-							claims[d.Name]++
-						}
-					}
-				}
-				n++
-			}
-			counts := map[string]int{}
-			for _, p := range problems {
-				counts[p.Reason]++
-			}
-			for reason, k := range counts {
-				ch <- prometheus.MustNewConstMetric(revpLabelErrorsDesc, prometheus.GaugeValue, float64(k), v.host.Alias, c.Name, reason)
-			}
+	}
+	t := revp.NewTable(hosts, rc.prefix, rc.allowed)
+	for _, cp := range t.Problems {
+		counts := map[string]int{}
+		for _, p := range cp.Problems {
+			counts[p.Reason]++
 		}
-		ch <- prometheus.MustNewConstMetric(revpRoutesDesc, prometheus.GaugeValue, float64(n), v.host.Alias)
+		for reason, k := range counts {
+			ch <- prometheus.MustNewConstMetric(revpLabelErrorsDesc, prometheus.GaugeValue, float64(k), cp.Host, cp.Container.Name, reason)
+		}
+	}
+	for _, h := range hosts {
+		ch <- prometheus.MustNewConstMetric(revpRoutesDesc, prometheus.GaugeValue, float64(t.PerHost[h.Name]), h.Name)
+	}
+	routes := make([]*route, len(t.Routes))
+	for i, r := range t.Routes {
+		routes[i] = &route{TableRoute: r}
 	}
 	if rc.probe {
 		rc.probeAll(ctx, routes)
@@ -154,13 +135,8 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 	for _, r := range routes {
 		rc.emit(ch, r, emitted)
 	}
-	domains := make([]string, 0, len(claims))
-	for d := range claims {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	for _, d := range domains {
-		ch <- prometheus.MustNewConstMetric(revpDomainClaimsDesc, prometheus.GaugeValue, float64(claims[d]), d)
+	for _, d := range t.Domains() {
+		ch <- prometheus.MustNewConstMetric(revpDomainClaimsDesc, prometheus.GaugeValue, float64(len(t.Claims[d])), d)
 	}
 	return anySyncing(views)
 }
@@ -169,26 +145,27 @@ func (rc *revpConcern) update(ctx context.Context, views []*hostView, ch chan<- 
 // already used (emitted): a registry rejects the whole scrape otherwise.
 func (rc *revpConcern) emit(ch chan<- prometheus.Metric, r *route, emitted map[seriesKey]bool) {
 	port := strconv.Itoa(r.Port)
-	up := r.container.Running() && r.backend.HostPort != ""
+	name := r.Container.Name
+	up := r.Up()
 	if r.probe != nil {
 		up = up && r.probe.ok
-		if k := (seriesKey{r.host, r.container.Name, r.Port, ""}); !emitted[k] {
+		if k := (seriesKey{r.Host, name, r.Port, ""}); !emitted[k] {
 			emitted[k] = true
-			ch <- prometheus.MustNewConstMetric(revpProbeSuccessDesc, prometheus.GaugeValue, boolToFloat(r.probe.ok), r.host, r.container.Name, port)
-			ch <- prometheus.MustNewConstMetric(revpProbeDurationDesc, prometheus.GaugeValue, r.probe.dur.Seconds(), r.host, r.container.Name, port)
+			ch <- prometheus.MustNewConstMetric(revpProbeSuccessDesc, prometheus.GaugeValue, boolToFloat(r.probe.ok), r.Host, name, port)
+			ch <- prometheus.MustNewConstMetric(revpProbeDurationDesc, prometheus.GaugeValue, r.probe.dur.Seconds(), r.Host, name, port)
 		}
 	}
 	for _, d := range r.Domains {
-		k := seriesKey{r.host, r.container.Name, r.Port, d.Name}
+		k := seriesKey{r.Host, name, r.Port, d.Name}
 		if emitted[k] {
 			continue
 		}
 		emitted[k] = true
 		ch <- prometheus.MustNewConstMetric(revpRouteInfoDesc, prometheus.GaugeValue, 1,
-			r.host, r.container.Name, port, d.Name, r.backend.HostPort, r.BackendProto, r.BackendPath,
+			r.Host, name, port, d.Name, r.Backend.HostPort, r.BackendProto, r.BackendPath,
 			strconv.FormatBool(r.HTTPS), strconv.FormatBool(d.Redirect), strconv.FormatBool(r.Websocket),
 			strconv.FormatBool(r.CloudflareTunnel), r.Grammar)
-		ch <- prometheus.MustNewConstMetric(revpRouteUpDesc, prometheus.GaugeValue, boolToFloat(up), r.host, r.container.Name, port, d.Name)
+		ch <- prometheus.MustNewConstMetric(revpRouteUpDesc, prometheus.GaugeValue, boolToFloat(up), r.Host, name, port, d.Name)
 	}
 }
 
@@ -200,10 +177,10 @@ func (rc *revpConcern) probeAll(ctx context.Context, routes []*route) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, r := range routes {
-		if !r.container.Running() {
+		if !r.Container.Running {
 			continue
 		}
-		url, err := revp.ProbeURL(r.Route, r.backend)
+		url, err := revp.ProbeURL(r.Route, r.Backend)
 		if err != nil {
 			continue
 		}

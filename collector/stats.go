@@ -3,13 +3,9 @@ package collector
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
-	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/snadboy/docker-monitor/hostpool"
 )
@@ -58,31 +54,12 @@ func init() {
 	}
 }
 
-// statsConcern reads one-shot stats for every running container. Scrapes that
-// overlap share one round of calls per host, so two Prometheus servers do not
+// statsConcern reports the samples of each host's stats round, which
+// overlapping scrapes (and the API) share, so two Prometheus servers do not
 // double the load on the daemon.
-type statsConcern struct {
-	opts   Options
-	log    *slog.Logger
-	flight singleflight.Group
+type statsConcern struct{}
 
-	mu   sync.Mutex
-	last map[string]statsRound // by host, for StatsMaxAge reuse
-}
-
-// statsRound is one host's samples by container ID. A nil sample is a
-// container that stopped or went away before its stats were read: churn,
-// left out of the scrape without failing it.
-type statsRound struct {
-	at      time.Time
-	samples map[string]*hostpool.Stats
-}
-
-func newStatsConcern(opts Options, log *slog.Logger) *statsConcern {
-	return &statsConcern{opts: opts, log: log, last: map[string]statsRound{}}
-}
-
-func (sc *statsConcern) describe(ch chan<- *prometheus.Desc) {
+func (statsConcern) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{cpuUsageDesc, cpuUserDesc, cpuSystemDesc, cpuPeriodsDesc, cpuThrottledPDesc, cpuThrottledSDesc,
 		memUsageDesc, memWorkingSetDesc, memLimitDesc, blockReadDesc, blockWriteDesc, pidsDesc, pidsLimitDesc} {
 		ch <- d
@@ -92,7 +69,7 @@ func (sc *statsConcern) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
+func (statsConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -105,18 +82,22 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			samples, ok := sc.round(ctx, v)
+			round, ok := v.host.StatsRound(ctx, 0)
 			for _, c := range v.snap.Containers {
 				if !c.Running() {
 					continue
 				}
 				if !ok {
 					// This scrape's deadline ended while it waited for a
-					// round another scrape started: the round counts what
+					// round another caller started: the round counts what
 					// it misses, this scrape counts what it left out.
 					v.host.CountStatsError("timeout")
+					mu.Lock()
+					complete = false
+					mu.Unlock()
+					continue
 				}
-				s, found := samples[c.ID]
+				s, found := round.Samples[c.ID]
 				switch {
 				case !found:
 					mu.Lock()
@@ -133,93 +114,6 @@ func (sc *statsConcern) update(ctx context.Context, views []*hostView, ch chan<-
 		return errStatsIncomplete
 	}
 	return anySyncing(views)
-}
-
-// round returns this host's samples: a recent enough earlier round, the
-// round another scrape has in flight, or a new one. A caller whose deadline
-// ends first stops waiting and gets nothing for this host (ok false).
-func (sc *statsConcern) round(ctx context.Context, v *hostView) (samples map[string]*hostpool.Stats, ok bool) {
-	name := v.host.Alias
-	if sc.opts.StatsMaxAge > 0 {
-		sc.mu.Lock()
-		r, ok := sc.last[name]
-		sc.mu.Unlock()
-		if ok && time.Since(r.at) < sc.opts.StatsMaxAge {
-			return r.samples, true
-		}
-	}
-	res := sc.flight.DoChan(name, func() (any, error) {
-		roundCtx, cancel := roundContext(ctx)
-		defer cancel()
-		samples := sc.fetch(roundCtx, v)
-		sc.mu.Lock()
-		sc.last[name] = statsRound{at: time.Now(), samples: samples}
-		sc.mu.Unlock()
-		return samples, nil
-	})
-	select {
-	case r := <-res:
-		return r.Val.(map[string]*hostpool.Stats), true
-	case <-ctx.Done():
-		return nil, false
-	}
-}
-
-// roundContext is the context of a round started by the scrape with ctx.
-// The round serves every scrape that joins it, so the one that started it
-// must not cancel it by going away (a Prometheus replica that disconnects);
-// it keeps that scrape's deadline, which no round may outlive.
-func roundContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if deadline, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
-	}
-	return context.WithCancel(context.WithoutCancel(ctx))
-}
-
-// fetch calls stats for every running container, at most StatsConcurrency at
-// a time. A call that misses the deadline or fails leaves that container out
-// of the scrape and is counted; it never holds the scrape past its deadline.
-func (sc *statsConcern) fetch(ctx context.Context, v *hostView) map[string]*hostpool.Stats {
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		samples = map[string]*hostpool.Stats{}
-		sem     = make(chan struct{}, max(1, sc.opts.StatsConcurrency))
-	)
-	for _, c := range v.snap.Containers {
-		if !c.Running() {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			v.host.CountStatsError("timeout")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s, err := v.host.Stats(ctx, c.ID)
-			switch {
-			case errors.Is(err, hostpool.ErrNotRunning):
-				v.host.CountStatsError("not_running")
-				s = nil
-			case err != nil && ctx.Err() != nil:
-				v.host.CountStatsError("timeout")
-				return
-			case err != nil:
-				v.host.CountStatsError("error")
-				sc.log.Debug("stats failed", "container", c.Name, "err", err)
-				return
-			}
-			mu.Lock()
-			samples[c.ID] = s
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return samples
 }
 
 // emitStats writes one container's sample. The limits come from the cached
@@ -245,7 +139,7 @@ func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, 
 	counter(cpuThrottledSDesc, nanos(s.CPUStats.ThrottlingData.ThrottledTime))
 
 	gauge(memUsageDesc, float64(s.MemoryStats.Usage))
-	gauge(memWorkingSetDesc, float64(WorkingSet(s.MemoryStats)))
+	gauge(memWorkingSetDesc, float64(s.MemoryStats.WorkingSet()))
 	if c.MemoryLimit > 0 && s.MemoryStats.Limit > 0 {
 		gauge(memLimitDesc, float64(s.MemoryStats.Limit))
 	}
@@ -259,7 +153,7 @@ func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, 
 		}
 	}
 
-	read, write := BlockIO(s.BlkioStats.IoServiceBytesRecursive)
+	read, write := s.BlockIO()
 	counter(blockReadDesc, float64(read))
 	counter(blockWriteDesc, float64(write))
 
@@ -270,31 +164,3 @@ func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, 
 }
 
 func nanos(n uint64) float64 { return float64(n) / 1e9 }
-
-// WorkingSet is usage minus inactive file cache, computed as the docker CLI
-// does: total_inactive_file on cgroup v1, inactive_file on cgroup v2.
-func WorkingSet(m hostpool.MemoryStats) uint64 {
-	if v := m.Stats.TotalInactiveFile; v != nil && *v < m.Usage {
-		return m.Usage - *v
-	}
-	if v := m.Stats.InactiveFile; v == nil {
-		return m.Usage
-	} else if *v < m.Usage {
-		return m.Usage - *v
-	}
-	return m.Usage
-}
-
-// BlockIO sums bytes read and written over all devices. cgroup v1 reports ops
-// as "Read"/"Write", v2 as "read"/"write".
-func BlockIO(entries []container.BlkioStatEntry) (read, write uint64) {
-	for _, e := range entries {
-		switch e.Op {
-		case "Read", "read":
-			read += e.Value
-		case "Write", "write":
-			write += e.Value
-		}
-	}
-	return read, write
-}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -115,39 +114,5 @@ func TestStatsArithmetic(t *testing.T) {
 			s := loadStats(t, tc.payload)
 			compareGolden(t, collectorFunc(func(ch chan<- prometheus.Metric) { emitStats(ch, "h1", &tc.c, s) }), tc.golden)
 		})
-	}
-}
-
-func TestWorkingSet(t *testing.T) {
-	u := func(v uint64) *uint64 { return &v }
-	for _, tc := range []struct {
-		name         string
-		usage        uint64
-		total, plain *uint64 // total_inactive_file (v1), inactive_file
-		want         uint64
-	}{
-		{"v1", 1000, u(300), u(100), 700},
-		{"v1 inactive above usage falls back to v2 key", 1000, u(3000), u(100), 900},
-		{"v2", 1000, nil, u(250), 750},
-		{"v2 inactive above usage", 100, nil, u(250), 100},
-		{"no stats", 100, nil, nil, 100},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := hostpool.MemoryStats{Usage: tc.usage}
-			m.Stats.TotalInactiveFile, m.Stats.InactiveFile = tc.total, tc.plain
-			if got := WorkingSet(m); got != tc.want {
-				t.Errorf("WorkingSet = %d, want %d", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestBlockIO(t *testing.T) {
-	b := []container.BlkioStatEntry{
-		{Major: 8, Op: "Read", Value: 10}, {Major: 8, Op: "Write", Value: 20}, {Major: 8, Op: "Total", Value: 30},
-		{Major: 254, Op: "read", Value: 1}, {Major: 254, Op: "write", Value: 2}, {Major: 254, Op: "discard", Value: 5},
-	}
-	if r, w := BlockIO(b); r != 11 || w != 22 {
-		t.Errorf("BlockIO = %d, %d; want 11, 22", r, w)
 	}
 }

@@ -103,7 +103,7 @@ func TestCallErrorNamesHost(t *testing.T) {
 		{"unix:///nonexistent/docker.sock", "refused", []string{"host t (unix:///nonexistent/docker.sock): ping: ",
 			"dial unix /nonexistent/docker.sock: connect: no such file or directory"}},
 	} {
-		h := newHost(testlab.Host(t, "t", tc.uri), DefaultOptions, NewMetrics(nil), discardLogger())
+		h := newHost(testlab.Host(t, "t", tc.uri), DefaultOptions, NewMetrics(nil), newFeed(0), discardLogger())
 		_, err := h.Ping(context.Background())
 		if err == nil {
 			t.Fatalf("%s: ping succeeded", tc.uri)

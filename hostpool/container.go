@@ -1,11 +1,18 @@
 package hostpool
 
 import (
+	"fmt"
+	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
+
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+
+	"github.com/snadboy/docker-monitor/revp"
 )
 
 // States lists every container state Docker reports, in lifecycle order; the
@@ -43,6 +50,35 @@ type Container struct {
 	// container that is not running has its configured bindings, where ""
 	// is a host port Docker picks at start (unknown until then).
 	Published map[string][]string
+
+	// The rest is for the API, which shows a container as docker inspect
+	// does; none of it is a metric.
+	Paused, Restarting, Dead bool
+	Pid                      int
+	Error                    string        // the daemon's error starting the container
+	HealthLog                []HealthCheck // the last checks Docker keeps, oldest first; running only
+	Exposed                  []string      // "80/tcp", sorted
+	Networks                 []Network     // sorted by name
+	Mounts                   []Mount
+	Env                      []string // "KEY=value", as configured: secrets more often than not
+}
+
+// HealthCheck is one run of a container's healthcheck.
+type HealthCheck struct {
+	Start, End time.Time
+	ExitCode   int
+	Output     string
+}
+
+// Network is a network the container is attached to, with its addresses.
+type Network struct {
+	Name, IPAddress, IPv6Address, Gateway, MacAddress string
+}
+
+// Mount is a volume, bind or tmpfs mount of the container.
+type Mount struct {
+	Type, Source, Destination string
+	ReadOnly                  bool
 }
 
 // Running reports whether stats can be read for the container.
@@ -63,9 +99,18 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.Labels = in.Config.Labels
 		c.ComposeProject = in.Config.Labels["com.docker.compose.project"]
 		c.ComposeService = in.Config.Labels["com.docker.compose.service"]
+		c.Env = in.Config.Env
+		for p := range in.Config.ExposedPorts {
+			c.Exposed = append(c.Exposed, p.String())
+		}
+		sort.Strings(c.Exposed)
 	}
 	if ns := in.NetworkSettings; ns != nil {
 		c.Published = publishedPorts(ns.Ports, false)
+		c.Networks = networks(ns.Networks)
+	}
+	for _, m := range in.Mounts {
+		c.Mounts = append(c.Mounts, Mount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, ReadOnly: !m.RW})
 	}
 	if s := in.State; s != nil {
 		c.State = string(s.Status)
@@ -73,6 +118,8 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.OOMKilled = s.OOMKilled
 		c.StartedAt = parseTime(s.StartedAt)
 		c.FinishedAt = parseTime(s.FinishedAt)
+		c.Paused, c.Restarting, c.Dead = s.Paused, s.Restarting, s.Dead
+		c.Pid, c.Error = s.Pid, s.Error
 		// Docker marks a container unhealthy when it stops (its health
 		// monitor closes "for compatibility"), which says nothing about the
 		// service and would page for every stopped container with a
@@ -80,6 +127,11 @@ func fromInspect(in container.InspectResponse) *Container {
 		if s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck && c.Running() {
 			c.Health = string(s.Health.Status)
 			c.FailingStreak = s.Health.FailingStreak
+			for _, l := range s.Health.Log {
+				if l != nil {
+					c.HealthLog = append(c.HealthLog, HealthCheck{Start: l.Start, End: l.End, ExitCode: l.ExitCode, Output: l.Output})
+				}
+			}
 		}
 	}
 	// Docker empties NetworkSettings.Ports when a container stops; what it
@@ -92,6 +144,65 @@ func fromInspect(in container.InspectResponse) *Container {
 		c.MemoryLimit = max(hc.Memory, 0)
 	}
 	return c
+}
+
+func networks(eps map[string]*network.EndpointSettings) []Network {
+	out := make([]Network, 0, len(eps))
+	for name, ep := range eps {
+		n := Network{Name: name}
+		if ep != nil {
+			n.IPAddress = addr(ep.IPAddress)
+			n.IPv6Address = addr(ep.GlobalIPv6Address)
+			n.Gateway = addr(ep.Gateway)
+			if len(ep.MacAddress) > 0 {
+				n.MacAddress = ep.MacAddress.String()
+			}
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// StatusText is what docker ps shows in its STATUS column, as of now.
+func (c *Container) StatusText(now time.Time) string {
+	switch {
+	case c.State == "removing":
+		return "Removal In Progress"
+	case c.Dead || c.State == "dead":
+		return "Dead"
+	case c.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(now.Sub(c.FinishedAt)))
+	case c.Paused:
+		return fmt.Sprintf("Up %s (Paused)", units.HumanDuration(now.Sub(c.StartedAt)))
+	case c.Running():
+		up := "Up " + units.HumanDuration(now.Sub(c.StartedAt))
+		switch c.Health {
+		case "":
+			return up
+		case "starting":
+			return up + " (health: starting)"
+		default:
+			return up + " (" + c.Health + ")"
+		}
+	case c.StartedAt.IsZero():
+		return "Created"
+	case c.FinishedAt.IsZero():
+		return ""
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(now.Sub(c.FinishedAt)))
+}
+
+// RevP is the container as the route table reads it.
+func (c *Container) RevP() revp.Container {
+	return revp.Container{ID: c.ID, Name: c.Name, Running: c.Running(), Labels: c.Labels, Published: c.Published}
 }
 
 // cpuLimit is the container's CPU limit in cores. `--cpus` sets NanoCPUs;

@@ -37,11 +37,13 @@ func (h *Host) run(ctx context.Context) {
 	attempt := 0
 	for {
 		err := h.session(ctx, func() { attempt = 0 })
-		h.setStreamUp(false)
-		h.markSynced()
 		if ctx.Err() != nil {
+			// Leaving the pool or shutting down: not the host's fault.
+			h.markSynced()
 			return
 		}
+		h.setStreamUp(false, err)
+		h.markSynced()
 		h.countError(err)
 		if errors.Is(err, ErrStreamStalled) {
 			// The daemon answered the check that found the stall: reconnect
@@ -100,7 +102,7 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 	if err := h.timedResync(ctx); err != nil {
 		return err
 	}
-	h.setStreamUp(true)
+	h.setStreamUp(true, nil)
 	h.markSynced()
 	connected()
 	h.log.Info("docker host connected", "endpoint", h.Endpoint)
@@ -127,7 +129,7 @@ func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe f
 			return describe(err)
 		case msg := <-buf:
 			err := h.apply(ctx, msg)
-			h.pending.Add(-1)
+			h.pending.add(-1)
 			if err != nil {
 				// The cache may now be wrong about one container: re-list
 				// rather than trust it, and let the resync surface a fault.
@@ -137,7 +139,7 @@ func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe f
 			}
 		case <-checkDue:
 			// Events read but not applied yet would look like a stall.
-			if len(buf) == 0 && h.pending.Load() == 0 {
+			if len(buf) == 0 && h.pending.zero() {
 				if err := check.run(ctx, h); err != nil {
 					return err
 				}
@@ -180,9 +182,9 @@ func (h *Host) timedResync(ctx context.Context) error {
 }
 
 // readEvents moves events from the client into the bounded buffer. When the
-// buffer is full the event is dropped, counted, and a resync is scheduled:
-// the cache catches up from the daemon instead of the reader blocking the
-// stream.
+// buffer is full the event is dropped, counted, published as dropped (its
+// subscribers still see it happened) and a resync is scheduled: the cache
+// catches up from the daemon instead of the reader blocking the stream.
 func (h *Host) readEvents(ctx context.Context, stream client.EventsResult, buf chan<- events.Message, errc chan<- error) {
 	for {
 		select {
@@ -195,13 +197,18 @@ func (h *Host) readEvents(ctx context.Context, stream client.EventsResult, buf c
 			errc <- err
 			return
 		case msg := <-stream.Messages:
-			h.countEvent(msg)
-			h.pending.Add(1)
+			h.mu.Lock()
+			h.status.LastEvent = time.Now()
+			h.mu.Unlock()
+			h.pending.add(1)
 			select {
 			case buf <- msg:
 			default:
-				h.pending.Add(-1)
+				h.pending.add(-1)
 				h.m.EventsDropped.WithLabelValues(h.Alias).Inc()
+				e := h.event(msg)
+				e.Dropped = true
+				h.feed.publish(e)
 				h.Resync()
 			}
 		}
@@ -218,16 +225,43 @@ func NormalizeAction(a string) string {
 	return strings.TrimSpace(a)
 }
 
-func (h *Host) countEvent(msg events.Message) {
-	k := EventKey{Type: string(msg.Type), Action: NormalizeAction(string(msg.Action))}
-	h.mu.Lock()
-	h.events[k]++
-	h.mu.Unlock()
+// event is msg as the feed publishes it.
+func (h *Host) event(msg events.Message) Event {
+	e := Event{
+		Kind: KindDockerEvent, Host: h.Alias, Type: string(msg.Type), Action: string(msg.Action),
+		ActorID: msg.Actor.ID, Name: msg.Actor.Attributes["name"], Attributes: msg.Actor.Attributes,
+		Time: time.Unix(0, msg.TimeNano),
+	}
+	if msg.TimeNano == 0 {
+		e.Time = time.Unix(msg.Time, 0)
+	}
+	return e
 }
 
+// apply brings the cache up to date with msg and then publishes it, with
+// the container as now cached and, if its state or health changed, the
+// change. An event that fails to apply is not published: the resync that
+// follows publishes what changed.
 func (h *Host) apply(ctx context.Context, msg events.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
+	e := h.event(msg)
+	var old *Container
+	if msg.Type == events.ContainerEventType {
+		h.mu.RLock()
+		old = h.containers[msg.Actor.ID]
+		h.mu.RUnlock()
+		e.Container = old // until the event changes it
+	}
+	if err := h.applyToCache(ctx, msg, &e); err != nil {
+		return err
+	}
+	h.feed.publish(e)
+	h.changed(old, e.Container)
+	return nil
+}
+
+func (h *Host) applyToCache(ctx context.Context, msg events.Message, e *Event) error {
 	action := NormalizeAction(string(msg.Action))
 	switch msg.Type {
 	case events.ContainerEventType:
@@ -235,6 +269,7 @@ func (h *Host) apply(ctx context.Context, msg events.Message) error {
 		switch {
 		case action == "destroy":
 			h.drop(id)
+			e.Container = nil
 		case inspectOn[action]:
 			c, err := h.inspect(ctx, id)
 			if err != nil {
@@ -242,9 +277,10 @@ func (h *Host) apply(ctx context.Context, msg events.Message) error {
 			}
 			if c == nil {
 				h.drop(id)
-				return nil
+			} else {
+				h.upsert(c)
 			}
-			h.upsert(c)
+			e.Container = c
 		}
 	case events.ImageEventType:
 		if imageChanges[action] {

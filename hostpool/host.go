@@ -1,12 +1,7 @@
 package hostpool
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -18,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/snadboy/docker-monitor/config"
+	"github.com/snadboy/docker-monitor/revp"
 )
 
 // Info is what the daemon says about itself; it changes rarely, so it is read
@@ -33,9 +29,6 @@ type Info struct {
 	Images        int
 }
 
-// EventKey is the label pair docker_events_total is counted by.
-type EventKey struct{ Type, Action string }
-
 // Snapshot is a consistent copy of a host's cache for one scrape.
 type Snapshot struct {
 	Containers []*Container // sorted by name
@@ -44,7 +37,28 @@ type Snapshot struct {
 	// Synced is true once a full sync has succeeded: before that the cache
 	// is empty, not a host without containers.
 	Synced bool
-	Events map[EventKey]float64
+	Status Status
+}
+
+// Status is what the host's goroutines last saw of the daemon, for the API:
+// no call is made to read it.
+type Status struct {
+	LastEvent time.Time     // last event read from the stream
+	LastSync  time.Time     // last full resync that succeeded
+	LastErr   error         // last failed call or stream break (nil: none yet)
+	LastErrAt time.Time     //
+	Ping      time.Duration // the last ping that answered
+	PingAt    time.Time
+}
+
+// RevPHost is the snapshot's containers as the route table reads them,
+// reached at address.
+func (s Snapshot) RevPHost(name, address string) revp.Host {
+	h := revp.Host{Name: name, Address: address, Containers: make([]revp.Container, len(s.Containers))}
+	for i, c := range s.Containers {
+		h.Containers[i] = c.RevP()
+	}
+	return h
 }
 
 // Host is one Docker daemon: what the hosts file says of it, its client, its
@@ -65,7 +79,10 @@ type Host struct {
 	info       Info
 	streamUp   bool
 	everSynced bool
-	events     map[EventKey]float64
+	status     Status
+
+	feed  *Feed
+	stats statsRounds
 
 	synced   chan struct{} // closed once the first sync attempt ended
 	syncOnce sync.Once
@@ -73,7 +90,7 @@ type Host struct {
 	// wake ends a reconnect backoff early: a scrape's ping found the
 	// daemon answering while the event stream is down.
 	wake    chan struct{}
-	pending atomic.Int64 // events read from the stream and not yet applied
+	pending pending // events read from the stream and not yet applied
 	done    chan struct{}
 	// closed is set when the host leaves the pool: a scrape still in flight
 	// must not bring back the series that leaving deleted.
@@ -82,7 +99,7 @@ type Host struct {
 
 // newHost sets up a host without connecting. It cannot fail: a host whose
 // files do not load is down with a reason once it runs (see newClient).
-func newHost(hc config.Host, opts Options, m *Metrics, log *slog.Logger) *Host {
+func newHost(hc config.Host, opts Options, m *Metrics, feed *Feed, log *slog.Logger) *Host {
 	log = log.With("host", hc.Alias)
 	closed := new(atomic.Bool)
 	cli, tr, closeDialer := newClient(hc, opts, m, log, closed)
@@ -95,7 +112,7 @@ func newHost(hc config.Host, opts Options, m *Metrics, log *slog.Logger) *Host {
 		log:         log,
 		m:           m,
 		containers:  map[string]*Container{},
-		events:      map[EventKey]float64{},
+		feed:        feed,
 		synced:      make(chan struct{}),
 		resyncCh:    make(chan struct{}, 1),
 		wake:        make(chan struct{}, 1),
@@ -119,13 +136,10 @@ func (h *Host) Snapshot() Snapshot {
 		Info:       h.info,
 		StreamUp:   h.streamUp,
 		Synced:     h.everSynced,
-		Events:     make(map[EventKey]float64, len(h.events)),
+		Status:     h.status,
 	}
 	for _, c := range h.containers {
 		s.Containers = append(s.Containers, c)
-	}
-	for k, v := range h.events {
-		s.Events[k] = v
 	}
 	sort.Slice(s.Containers, func(i, j int) bool { return s.Containers[i].Name < s.Containers[j].Name })
 	return s
@@ -135,13 +149,50 @@ func (h *Host) Snapshot() Snapshot {
 // stream to be applied, so that a scrape right after `docker stop` sees the
 // container exited.
 func (h *Host) WaitEvents(ctx context.Context) {
-	for h.pending.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Millisecond):
-		}
+	select {
+	case <-ctx.Done():
+	case <-h.pending.idle():
 	}
+}
+
+// pending counts events read from the stream and not applied yet, and
+// signals when none are left.
+type pending struct {
+	mu    sync.Mutex
+	n     int
+	empty chan struct{} // closed when n drops to 0; nil while nobody waits
+}
+
+// closedChan is what idle returns when nothing is pending.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (p *pending) add(d int) {
+	p.mu.Lock()
+	p.n += d
+	if p.n == 0 && p.empty != nil {
+		close(p.empty)
+		p.empty = nil
+	}
+	p.mu.Unlock()
+}
+
+func (p *pending) zero() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n == 0
+}
+
+// idle is closed once nothing is pending.
+func (p *pending) idle() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == 0 {
+		return closedChan
+	}
+	if p.empty == nil {
+		p.empty = make(chan struct{})
+	}
+	return p.empty
 }
 
 // Ping checks the daemon answers and returns how long it took. A ping cut
@@ -161,9 +212,10 @@ func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 		}
 		return d, err
 	}
-	h.mu.RLock()
+	h.mu.Lock()
 	streamUp := h.streamUp
-	h.mu.RUnlock()
+	h.status.Ping, h.status.PingAt = d, time.Now()
+	h.mu.Unlock()
 	if !streamUp {
 		// The cache is stale until the stream is back (a restarted daemon
 		// has stopped its containers): reconnect now, not after the backoff.
@@ -175,48 +227,6 @@ func (h *Host) Ping(ctx context.Context) (time.Duration, error) {
 	return d, nil
 }
 
-// ErrNotRunning is the answer to a stats call for a container that is gone
-// or has stopped since the cache said it runs: churn, not a failure.
-var ErrNotRunning = errors.New("container not running")
-
-// Stats reads one resource-stats sample of a running container. one-shot
-// makes the daemon answer from its latest sample instead of waiting for a
-// second one to compute CPU deltas, which we do not need for counters.
-func (h *Host) Stats(ctx context.Context, id string) (*Stats, error) {
-	op := fmt.Sprintf("stats %.12s", id)
-	res, err := call(ctx, h, op, func(ctx context.Context) (client.ContainerStatsResult, error) {
-		return h.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
-	})
-	if isNotFound(err) {
-		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	// The daemon sends the sample in small chunks; reading it whole before
-	// decoding costs less than letting the decoder refill per chunk.
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, h.callError(op+": read", err, nil)
-	}
-	// A container that stops while the daemon waits for its next sample
-	// ends the answer with no body at all (Docker 20.10's ContainerStats
-	// returns when the container's stats subscription closes); one that is
-	// already stopped gets a sample with no read time.
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, fmt.Errorf("%s: empty answer: %w", op, ErrNotRunning)
-	}
-	var s Stats
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, h.callError(op+": decode", err, nil)
-	}
-	if s.Read.IsZero() {
-		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
-	}
-	return &s, nil
-}
-
 // Resync asks the event goroutine for a full re-list at its next chance.
 func (h *Host) Resync() {
 	select {
@@ -225,13 +235,22 @@ func (h *Host) Resync() {
 	}
 }
 
-func (h *Host) setStreamUp(up bool) {
+// setStreamUp records whether the cache is current, and tells the feed
+// when that changes: err says why it went down.
+func (h *Host) setStreamUp(up bool, err error) {
 	h.mu.Lock()
+	changed := h.streamUp != up
 	h.streamUp = up
 	h.mu.Unlock()
+	if changed && !h.closed.Load() {
+		h.feed.publish(Event{Kind: KindHostStatus, Host: h.Alias, Up: up, Err: err})
+	}
 }
 
 func (h *Host) countError(err error) {
+	h.mu.Lock()
+	h.status.LastErr, h.status.LastErrAt = err, time.Now()
+	h.mu.Unlock()
 	if !h.closed.Load() {
 		h.m.ConnectionErrors.WithLabelValues(h.Alias, Reason(err)).Inc()
 	}
@@ -244,20 +263,33 @@ func (h *Host) CountStatsError(reason string) {
 	}
 }
 
-func (h *Host) upsert(c *Container) {
+// upsert caches c and returns what it replaced (nil: a new container).
+func (h *Host) upsert(c *Container) *Container {
 	h.mu.Lock()
-	_, known := h.containers[c.ID]
+	old, known := h.containers[c.ID]
 	h.containers[c.ID] = c
 	h.mu.Unlock()
 	if !known {
 		h.m.ContainersDiscovered.WithLabelValues(h.Alias).Inc()
 	}
+	return old
 }
 
-func (h *Host) drop(id string) {
+// drop forgets a container and returns what was cached.
+func (h *Host) drop(id string) *Container {
 	h.mu.Lock()
+	old := h.containers[id]
 	delete(h.containers, id)
 	h.mu.Unlock()
+	return old
+}
+
+// changed publishes a container whose state or health differs from what
+// was cached.
+func (h *Host) changed(old, cur *Container) {
+	if stateChanged(old, cur) {
+		h.feed.publish(Event{Kind: KindContainerUpdate, Host: h.Alias, Container: cur, Previous: old})
+	}
 }
 
 func (h *Host) close() {

@@ -26,6 +26,9 @@ type Options struct {
 	MaxConcurrent       int // API calls in flight per host (max_connections_per_host)
 	PoolSize            int // API calls in flight over all hosts (connection_pool_size; 0: unbounded)
 	Backoff             Backoff
+	StatsConcurrency    int           // stats calls in flight per host in one round
+	StatsMaxAge         time.Duration // a round this recent is reused (0: only share one in flight)
+	EventHistory        int           // feed events kept for late subscribers
 
 	pool chan struct{}
 }
@@ -43,6 +46,8 @@ var DefaultOptions = Options{
 	MaxConcurrent:       50,
 	PoolSize:            200,
 	Backoff:             DefaultBackoff,
+	StatsConcurrency:    50,
+	EventHistory:        1000,
 }
 
 // Pool is the set of watched hosts; Apply changes it while it runs.
@@ -50,6 +55,7 @@ type Pool struct {
 	opts Options
 	m    *Metrics
 	log  *slog.Logger
+	feed *Feed
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -69,13 +75,13 @@ func New(hosts []config.Host, opts Options, m *Metrics, log *slog.Logger) (*Pool
 	if opts.PoolSize > 0 {
 		opts.pool = make(chan struct{}, opts.PoolSize)
 	}
-	p := &Pool{opts: opts, m: m, log: log, entries: map[string]*entry{}}
+	p := &Pool{opts: opts, m: m, log: log, feed: newFeed(opts.EventHistory), entries: map[string]*entry{}}
 	if err := checkAliases(hosts); err != nil {
 		return nil, err
 	}
 	for _, hc := range hosts {
 		if hc.Enabled {
-			p.entries[hc.Alias] = &entry{host: newHost(hc, opts, m, log)}
+			p.entries[hc.Alias] = &entry{host: newHost(hc, opts, m, p.feed, log)}
 		}
 	}
 	p.sortHosts()
@@ -109,12 +115,13 @@ func (p *Pool) startEntry(e *entry) {
 	go e.host.run(ctx)
 }
 
-func stopEntry(e *entry) {
+func (p *Pool) stopEntry(e *entry) {
 	if e.cancel != nil {
 		e.cancel()
 		<-e.host.done
 	}
 	e.host.close()
+	p.feed.publish(Event{Kind: KindHostRemoved, Host: e.host.Alias})
 }
 
 // Stop ends the event goroutines and closes the clients.
@@ -122,7 +129,7 @@ func (p *Pool) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, e := range p.entries {
-		stopEntry(e)
+		p.stopEntry(e)
 	}
 	p.entries = map[string]*entry{}
 	p.hosts = nil
@@ -150,11 +157,11 @@ func (p *Pool) Apply(hosts []config.Host) error {
 		if old, ok := p.entries[hc.Alias]; ok && reflect.DeepEqual(old.host.Host, hc) {
 			continue
 		}
-		fresh[hc.Alias] = &entry{host: newHost(hc, p.opts, p.m, p.log)}
+		fresh[hc.Alias] = &entry{host: newHost(hc, p.opts, p.m, p.feed, p.log)}
 	}
 	for name, old := range p.entries {
 		if _, replaced := fresh[name]; replaced || !keep[name] {
-			stopEntry(old)
+			p.stopEntry(old)
 			delete(p.entries, name)
 			p.log.Info("docker host removed from the pool", "host", name)
 		}
@@ -175,6 +182,27 @@ func (p *Pool) sortHosts() {
 		p.hosts = append(p.hosts, e.host)
 	}
 	sort.Slice(p.hosts, func(i, j int) bool { return p.hosts[i].Alias < p.hosts[j].Alias })
+}
+
+// Subscribe follows the pool's feed with a queue of size events: every
+// event of every host once applied, container updates, host status changes
+// and hosts leaving. Close the subscription when done.
+func (p *Pool) Subscribe(size int) *Subscription { return p.feed.Subscribe(size) }
+
+// SubscribeWithHistory is Subscribe, with the kept events (the last
+// Options.EventHistory) that keep accepts, oldest first.
+func (p *Pool) SubscribeWithHistory(size int, keep func(*Event) bool) (*Subscription, []*Event) {
+	return p.feed.SubscribeWithHistory(size, keep)
+}
+
+// Host returns the host named alias, or nil.
+func (p *Pool) Host(alias string) *Host {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.entries[alias]; ok {
+		return e.host
+	}
+	return nil
 }
 
 // Hosts returns the hosts sorted by name.

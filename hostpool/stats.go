@@ -1,34 +1,50 @@
 package hostpool
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
-// Stats is the part of a stats sample that the exporter reads. Decoding
-// only these fields allocates a quarter of what the full
+// Stats is one resource-stats sample of a container, decoded from Docker's
+// answer. Decoding only these fields allocates a quarter of what the full
 // container.StatsResponse does (its memory map alone has ~35 keys), which
 // matters with one sample per running container per scrape.
 type Stats struct {
-	Read        time.Time                         `json:"read"`
-	CPUStats    CPUStats                          `json:"cpu_stats"`
-	MemoryStats MemoryStats                       `json:"memory_stats"`
-	Networks    map[string]container.NetworkStats `json:"networks"`
+	Read        time.Time               `json:"read"`
+	CPUStats    CPUStats                `json:"cpu_stats"`
+	MemoryStats MemoryStats             `json:"memory_stats"`
+	Networks    map[string]NetworkStats `json:"networks"`
 	BlkioStats  struct {
-		IoServiceBytesRecursive []container.BlkioStatEntry `json:"io_service_bytes_recursive"`
+		IoServiceBytesRecursive []BlkioEntry `json:"io_service_bytes_recursive"`
 	} `json:"blkio_stats"`
-	PidsStats container.PidsStats `json:"pids_stats"`
+	PidsStats struct {
+		Current uint64 `json:"current"`
+		Limit   uint64 `json:"limit"`
+	} `json:"pids_stats"`
 }
 
-// CPUStats holds the cumulative CPU counters, in nanoseconds.
+// CPUStats holds the cumulative CPU counters, in nanoseconds, and the
+// host's CPU time and online CPUs the docker CLI's percentage divides by.
 type CPUStats struct {
 	CPUUsage struct {
 		TotalUsage        uint64 `json:"total_usage"`
 		UsageInKernelmode uint64 `json:"usage_in_kernelmode"`
 		UsageInUsermode   uint64 `json:"usage_in_usermode"`
 	} `json:"cpu_usage"`
-	ThrottlingData container.ThrottlingData `json:"throttling_data"`
+	SystemUsage    uint64 `json:"system_cpu_usage"`
+	OnlineCPUs     uint32 `json:"online_cpus"`
+	ThrottlingData struct {
+		Periods          uint64 `json:"periods"`
+		ThrottledPeriods uint64 `json:"throttled_periods"`
+		ThrottledTime    uint64 `json:"throttled_time"`
+	} `json:"throttling_data"`
 }
 
 // MemoryStats holds usage, limit, and the two cgroup counters the working
@@ -40,4 +56,124 @@ type MemoryStats struct {
 		TotalInactiveFile *uint64 `json:"total_inactive_file"`
 		InactiveFile      *uint64 `json:"inactive_file"`
 	} `json:"stats"`
+}
+
+// NetworkStats are one interface's counters.
+type NetworkStats struct {
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxErrors  uint64 `json:"rx_errors"`
+	RxDropped uint64 `json:"rx_dropped"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxErrors  uint64 `json:"tx_errors"`
+	TxDropped uint64 `json:"tx_dropped"`
+}
+
+// BlkioEntry is one device's count for one operation.
+type BlkioEntry struct {
+	Major uint64 `json:"major"`
+	Minor uint64 `json:"minor"`
+	Op    string `json:"op"`
+	Value uint64 `json:"value"`
+}
+
+// WorkingSet is usage minus inactive file cache, computed as the docker CLI
+// does: total_inactive_file on cgroup v1, inactive_file on cgroup v2.
+func (m MemoryStats) WorkingSet() uint64 {
+	if v := m.Stats.TotalInactiveFile; v != nil && *v < m.Usage {
+		return m.Usage - *v
+	}
+	if v := m.Stats.InactiveFile; v == nil {
+		return m.Usage
+	} else if *v < m.Usage {
+		return m.Usage - *v
+	}
+	return m.Usage
+}
+
+// BlockIO sums bytes read and written over all devices. cgroup v1 reports ops
+// as "Read"/"Write", v2 as "read"/"write".
+func (s *Stats) BlockIO() (read, write uint64) {
+	for _, e := range s.BlkioStats.IoServiceBytesRecursive {
+		switch e.Op {
+		case "Read", "read":
+			read += e.Value
+		case "Write", "write":
+			write += e.Value
+		}
+	}
+	return read, write
+}
+
+// NetworkTotals sums received and sent bytes over all interfaces.
+func (s *Stats) NetworkTotals() (rx, tx uint64) {
+	for _, n := range s.Networks {
+		rx += n.RxBytes
+		tx += n.TxBytes
+	}
+	return rx, tx
+}
+
+// CPUPercent is the container's CPU use between two samples as the docker
+// CLI computes it: its CPU time over the host's, times the online CPUs
+// (hostCPUs when the sample does not say), in percent. ok is false when
+// the samples span no host CPU time.
+func CPUPercent(prev, cur *Stats, hostCPUs int) (pct float64, ok bool) {
+	if prev == nil || cur == nil {
+		return 0, false
+	}
+	p, c := prev.CPUStats, cur.CPUStats
+	if c.SystemUsage <= p.SystemUsage || c.CPUUsage.TotalUsage < p.CPUUsage.TotalUsage {
+		return 0, false
+	}
+	cpus := float64(c.OnlineCPUs)
+	if cpus == 0 {
+		cpus = float64(hostCPUs)
+	}
+	cpuDelta := float64(c.CPUUsage.TotalUsage - p.CPUUsage.TotalUsage)
+	sysDelta := float64(c.SystemUsage - p.SystemUsage)
+	return cpuDelta / sysDelta * cpus * 100, true
+}
+
+// ErrNotRunning is the answer to a stats call for a container that is gone
+// or has stopped since the cache said it runs: churn, not a failure.
+var ErrNotRunning = errors.New("container not running")
+
+// Stats reads one resource-stats sample of a running container. one-shot
+// makes the daemon answer from its latest sample instead of waiting for a
+// second one to compute CPU deltas: the previous round is the first sample.
+func (h *Host) Stats(ctx context.Context, id string) (*Stats, error) {
+	op := fmt.Sprintf("stats %.12s", id)
+	res, err := call(ctx, h, op, func(ctx context.Context) (client.ContainerStatsResult, error) {
+		return h.cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
+	})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	// The daemon sends the sample in small chunks; reading it whole before
+	// decoding costs less than letting the decoder refill per chunk.
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, h.callError(op+": read", err, nil)
+	}
+	// A container that stops while the daemon waits for its next sample
+	// ends the answer with no body at all (Docker 20.10's ContainerStats
+	// returns when the container's stats subscription closes); one that is
+	// already stopped gets a sample with no read time.
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%s: empty answer: %w", op, ErrNotRunning)
+	}
+	var s Stats
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, h.callError(op+": decode", err, nil)
+	}
+	if s.Read.IsZero() {
+		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
+	}
+	return &s, nil
 }

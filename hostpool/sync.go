@@ -106,14 +106,26 @@ func (h *Host) resync(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	added := 0
+	old := h.containers
 	for id := range fresh {
-		if _, ok := h.containers[id]; !ok {
+		if _, ok := old[id]; !ok {
 			added++
 		}
 	}
 	h.containers = fresh
 	h.everSynced = true
+	h.status.LastSync = time.Now()
 	h.mu.Unlock()
+	// What the stream missed (it was down, or events were dropped) shows
+	// here, and subscribers learn it as if an event had said so.
+	for id, c := range fresh {
+		h.changed(old[id], c)
+	}
+	for id, c := range old {
+		if _, ok := fresh[id]; !ok {
+			h.changed(c, nil)
+		}
+	}
 	h.m.ContainersDiscovered.WithLabelValues(h.Alias).Add(float64(added))
 	h.m.DiscoveryDuration.WithLabelValues(h.Alias).Observe(time.Since(start).Seconds())
 	h.log.Debug("resynced", "containers", len(fresh), "new", added, "duration", time.Since(start))

@@ -47,9 +47,6 @@ func startExporter(t *testing.T, hosts []config.Host, opts hostpool.Options, cop
 	if err != nil {
 		t.Fatal(err)
 	}
-	if copts.StatsConcurrency == 0 {
-		copts.StatsConcurrency = 50
-	}
 	if copts.EventWait == 0 {
 		copts.EventWait = 500 * time.Millisecond
 	}
@@ -61,6 +58,7 @@ func startExporter(t *testing.T, hosts []config.Host, opts hostpool.Options, cop
 	srv := httptest.NewServer(exp.Handler(reg, collector.HandlerOptions{DefaultTimeout: 10 * time.Second, TimeoutOffset: 500 * time.Millisecond}, nil))
 	t.Cleanup(func() {
 		srv.Close()
+		exp.Close()
 		pool.Stop()
 	})
 	waitUntil(t, 60*time.Second, "first sync", pool.Ready)
