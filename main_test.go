@@ -49,6 +49,10 @@ func TestFlags(t *testing.T) {
 		{[]string{"--events.buffer=1000000000"}, 2, "--events.buffer must be 1..100000"},
 		{[]string{"--container.label="}, 2, "--container.label: container label allowlist: an empty key"},
 		{[]string{"--revp.allowed-backend-host=a b"}, 2, `--revp.allowed-backend-host "a b": not a host name`},
+		{[]string{"--web.telemetry-path=/api/v1/metrics"}, 2, `--web.telemetry-path "/api/v1/metrics": /api/ is the exporter's own`},
+		{[]string{"--api.event-buffer=0"}, 2, "--api.event-buffer must be 1..100000"},
+		{[]string{"--api.event-history=-1"}, 2, "--api.event-history must be 0..1000000"},
+		{[]string{"--api.event-history=x"}, 2, `--api.event-history: "x" is not an integer`},
 		// --config.check says "invalid" with 1, whatever is invalid.
 		{[]string{"--config.check", "--docker.retries=-1"}, 1, "--docker.retries must not be negative"},
 		{[]string{"--config.check", "--docker.timeout=abc"}, 1, `--docker.timeout: "abc" is not a duration`},
@@ -159,8 +163,57 @@ func TestBinary(t *testing.T) {
 	}
 	promtoolCheck(t, body)
 
+	// The API is behind the same basic auth.
+	if code, _ := get("/api/v1/hosts", false); code != http.StatusUnauthorized {
+		t.Errorf("/api/v1/hosts without credentials: %d, want 401", code)
+	}
+	if code, body := get("/api/v1/hosts", true); code != http.StatusOK || !strings.Contains(body, `"name":"local"`) {
+		t.Errorf("/api/v1/hosts: %d\n%s", code, body)
+	}
+	// An event stream left open must not hold up the shutdown.
+	req, _ = http.NewRequest(http.MethodGet, base+"/api/v1/events", nil)
+	req.SetBasicAuth("prom", "s3cret")
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /api/v1/events: %v", err)
+	}
+	defer stream.Body.Close()
+	if ct := stream.Header.Get("Content-Type"); stream.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") {
+		t.Errorf("/api/v1/events: %s, Content-Type %q", stream.Status, ct)
+	}
+
 	if err := e.Stop(); err != nil {
 		t.Errorf("exit after SIGTERM: %v; log:\n%s", err, e.Logs())
+	}
+}
+
+// With --api.disable nothing is served under /api/, and the landing page
+// does not link to it.
+func TestAPIDisabled(t *testing.T) {
+	d := testlab.Shared(t)
+	e := testlab.StartExporter(t, testlab.ExporterBinary(t), []string{"DOCKER_HOST=" + d.Host}, "--api.disable")
+	for path, want := range map[string]int{"/api/v1/hosts": http.StatusNotFound, "/api/v1/events": http.StatusNotFound, "/metrics": http.StatusOK} {
+		resp, err := http.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s with --api.disable: %s, want %d", path, resp.Status, want)
+		}
+		if path == "/api/v1/hosts" && strings.Contains(string(b), "docker-monitor") {
+			t.Errorf("%s with --api.disable answers the landing page", path)
+		}
+	}
+	resp, err := http.Get(e.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), "/api/v1") {
+		t.Errorf("landing page links to the API while it is off:\n%s", b)
 	}
 }
 

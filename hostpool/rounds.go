@@ -54,9 +54,10 @@ func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, 
 		defer h.stats.mu.Unlock()
 		r := &Round{At: time.Now(), Samples: samples}
 		if h.stats.last != nil {
+			// Maps, not rounds: a host holds two rounds' samples at most.
 			r.Prev = h.stats.last.Samples
 		}
-		h.stats.last = &Round{At: r.At, Samples: samples}
+		h.stats.last = r
 		return r, nil
 	})
 	select {
