@@ -97,7 +97,23 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 	}
 	buf := make(chan events.Message, max(1, h.opts.EventBuffer))
 	streamErr := make(chan error, 1)
-	go h.readEvents(ctx, stream, buf, streamErr)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		h.readEvents(ctx, stream, buf, streamErr)
+	}()
+	ap := newApplier(h)
+	defer func() {
+		// Events read and never applied must not count as pending after
+		// the session: every scrape would wait for them in vain.
+		cancel()
+		<-readerDone
+		ap.wait()
+		for len(buf) > 0 {
+			<-buf
+			h.pending.add(-1)
+		}
+	}()
 
 	if err := h.timedResync(ctx); err != nil {
 		return err
@@ -106,12 +122,12 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 	h.markSynced()
 	connected()
 	h.log.Info("docker host connected", "endpoint", h.Endpoint)
-	return h.follow(ctx, buf, func(err error) error { return h.callError("event stream", err, raw.get()) }, streamErr)
+	return h.follow(ctx, ap, buf, func(err error) error { return h.callError("event stream", err, raw.get()) }, streamErr)
 }
 
 // follow applies events and resyncs until the stream breaks, stalls or a
 // resync fails, and returns why.
-func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe func(error) error, streamErr <-chan error) error {
+func (h *Host) follow(ctx context.Context, ap *applier, buf <-chan events.Message, describe func(error) error, streamErr <-chan error) error {
 	tick := time.NewTicker(h.opts.DiscoveryInterval)
 	defer tick.Stop()
 	var (
@@ -128,15 +144,7 @@ func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe f
 		case err := <-streamErr:
 			return describe(err)
 		case msg := <-buf:
-			err := h.apply(ctx, msg)
-			h.pending.add(-1)
-			if err != nil {
-				// The cache may now be wrong about one container: re-list
-				// rather than trust it, and let the resync surface a fault.
-				h.countError(err)
-				h.log.Warn("applying event failed, resyncing", "err", err)
-				h.Resync()
-			}
+			ap.submit(ctx, msg)
 		case <-checkDue:
 			// Events read but not applied yet would look like a stall.
 			if len(buf) == 0 && h.pending.zero() {
@@ -146,11 +154,11 @@ func (h *Host) follow(ctx context.Context, buf <-chan events.Message, describe f
 			}
 			checkDue = time.After(check.due(h.opts.StreamCheckInterval))
 		case <-tick.C:
-			if err := h.timedResync(ctx); err != nil {
+			if err := h.resyncAfter(ctx, ap); err != nil {
 				return err
 			}
 		case <-h.resyncCh:
-			if err := h.timedResync(ctx); err != nil {
+			if err := h.resyncAfter(ctx, ap); err != nil {
 				return err
 			}
 		}
@@ -173,6 +181,14 @@ func (h *Host) openEvents(ctx context.Context, opts client.EventsListOptions) (c
 	case <-t.C:
 		return client.EventsResult{}, fmt.Errorf("no answer in %s: %w", h.opts.Timeout, context.DeadlineExceeded)
 	}
+}
+
+// resyncAfter resyncs once the events being applied are: an inspect that
+// started before the re-list and ended after it would put back what the
+// re-list corrected.
+func (h *Host) resyncAfter(ctx context.Context, ap *applier) error {
+	ap.wait()
+	return h.timedResync(ctx)
 }
 
 func (h *Host) timedResync(ctx context.Context) error {
@@ -271,7 +287,7 @@ func (h *Host) applyToCache(ctx context.Context, msg events.Message, e *Event) e
 			h.drop(id)
 			e.Container = nil
 		case inspectOn[action]:
-			c, err := h.inspect(ctx, id)
+			c, err := h.inspectOrList(ctx, id, e.Container)
 			if err != nil {
 				return err
 			}
