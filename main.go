@@ -129,8 +129,6 @@ func run(c *settings, logger *slog.Logger) error {
 	var apiHandler *api.API
 	if !c.apiDisable {
 		apiHandler = api.New(pool, c.apiOpts, logger)
-		// Before the server's Shutdown, which waits for handlers: the
-		// event streams end only when told to.
 		defer apiHandler.Close()
 	}
 
@@ -140,16 +138,7 @@ func run(c *settings, logger *slog.Logger) error {
 	defer pool.Stop()
 
 	rl := reload.New(c.hosts.Load, pool, reg, logger)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = rl.Reload()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	go reloadOnHUP(ctx, hup, rl)
 
 	mux, err := newMux(c, reg, exp, pool, rl, apiHandler, logger)
 	if err != nil {
@@ -165,6 +154,8 @@ func run(c *settings, logger *slog.Logger) error {
 		}
 	case <-ctx.Done():
 		logger.Info("shutting down")
+		// Before Shutdown, which waits for handlers: the event streams end
+		// only when told to.
 		if apiHandler != nil {
 			apiHandler.Close()
 		}
@@ -173,6 +164,18 @@ func run(c *settings, logger *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 	}
 	return nil
+}
+
+// reloadOnHUP re-reads the hosts on every SIGHUP until ctx ends.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, rl *reload.Reloader) {
+	for {
+		select {
+		case <-hup:
+			_ = rl.Reload()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool *hostpool.Pool, rl *reload.Reloader, apiHandler *api.API, logger *slog.Logger) (*http.ServeMux, error) {

@@ -55,11 +55,12 @@ type API struct {
 	// done ends every event stream when the API closes (shutdown).
 	done      chan struct{}
 	closeOnce sync.Once
+	now       func() time.Time // the clock of status texts ("Up 3 minutes"); tests fix it
 }
 
 // New builds the API of pool.
 func New(pool *hostpool.Pool, opts Options, log *slog.Logger) *API {
-	a := &API{pool: pool, opts: opts, log: log, mux: http.NewServeMux(), done: make(chan struct{})}
+	a := &API{pool: pool, opts: opts, log: log, mux: http.NewServeMux(), done: make(chan struct{}), now: time.Now}
 	a.routes()
 	return a
 }

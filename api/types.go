@@ -25,7 +25,7 @@ type Host struct {
 	MemoryBytes   int64  `json:"memory_bytes"`
 	Images        int    `json:"images"`
 
-	Containers      map[string]int `json:"containers"` // by state, every state present (0 when none)
+	Containers      map[string]int `json:"containers"` // by state, every state present (0 when none); null while the cache is not current (down, connecting)
 	ContainersTotal int            `json:"containers_total"`
 
 	PingSeconds   *float64   `json:"ping_seconds"` // last ping that answered (scrapes and the event goroutine ping)
@@ -238,7 +238,7 @@ type ContainerUpdate struct {
 // HostStatus is a host whose event stream went down or came back.
 type HostStatus struct {
 	Host   string    `json:"host"`
-	Status string    `json:"status"` // up or down
+	Status string    `json:"status"` // up, down, or removed (the host left the pool)
 	Reason string    `json:"reason,omitempty"`
 	Error  string    `json:"error,omitempty"`
 	Time   time.Time `json:"time"`

@@ -42,9 +42,11 @@ func (h *Host) run(ctx context.Context) {
 			h.markSynced()
 			return
 		}
+		// Recorded before the feed says the host is down, so that whoever
+		// reads the host's status on that news finds the reason.
+		h.countError(err)
 		h.setStreamUp(false, err)
 		h.markSynced()
-		h.countError(err)
 		if errors.Is(err, ErrStreamStalled) {
 			// The daemon answered the check that found the stall: reconnect
 			// at once. A new session checks only after a full interval, so
@@ -216,17 +218,19 @@ func (h *Host) readEvents(ctx context.Context, stream client.EventsResult, buf c
 			h.mu.Lock()
 			h.status.LastEvent = time.Now()
 			h.mu.Unlock()
-			h.pending.add(1)
-			select {
-			case buf <- msg:
-			default:
-				h.pending.add(-1)
-				h.m.EventsDropped.WithLabelValues(h.Alias).Inc()
-				e := h.event(msg)
-				e.Dropped = true
-				h.feed.publish(e)
-				h.Resync()
+			// Counted against the events waiting in the buffer and in the
+			// applier's queues alike: the buffer empties into the queues at
+			// once, and the bound is on what waits, wherever it waits. The
+			// buffer holds as many as the bound, so the send never blocks.
+			if h.pending.tryAdd(cap(buf)) {
+				buf <- msg
+				continue
 			}
+			h.m.EventsDropped.WithLabelValues(h.Alias).Inc()
+			e := h.event(msg)
+			e.Dropped = true
+			h.feed.publish(e)
+			h.Resync()
 		}
 	}
 }

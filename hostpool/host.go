@@ -166,6 +166,18 @@ type pending struct {
 // closedChan is what idle returns when nothing is pending.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// tryAdd counts one more event unless limit are pending already: the
+// buffer and the applier's queues together hold at most --events.buffer.
+func (p *pending) tryAdd(limit int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n >= limit {
+		return false
+	}
+	p.n++
+	return true
+}
+
 func (p *pending) add(d int) {
 	p.mu.Lock()
 	p.n += d

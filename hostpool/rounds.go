@@ -33,11 +33,14 @@ type statsRounds struct {
 
 // StatsRound returns the host's samples of its running containers: a round
 // that finished within maxAge or --stats.max-age (whichever is longer), the
-// round in flight, or a new one. A caller whose ctx ends first stops
+// round in flight, or a new one. A negative maxAge reuses no finished round
+// (a second sample for a rate). A caller whose ctx ends first stops
 // waiting and gets ok false; the round goes on for the others, until the
 // deadline of the caller that started it.
 func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, ok bool) {
-	maxAge = max(maxAge, h.opts.StatsMaxAge)
+	if maxAge >= 0 {
+		maxAge = max(maxAge, h.opts.StatsMaxAge)
+	}
 	if maxAge > 0 {
 		h.stats.mu.Lock()
 		last := h.stats.last

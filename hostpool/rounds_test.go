@@ -80,6 +80,9 @@ func TestStatsRoundPrevAndMaxAge(t *testing.T) {
 	if fake.Requests("stats") != calls {
 		t.Error("a reused round called the daemon")
 	}
+	if fresh, _ := h.StatsRound(ctx, -1); fresh == second || fresh.Prev == nil {
+		t.Error("maxAge < 0 reused a finished round, or the fresh one has no Prev")
+	}
 }
 
 // A resync that finds a container gone (its events were missed) tells the

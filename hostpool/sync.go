@@ -116,8 +116,17 @@ func (h *Host) resync(ctx context.Context) error {
 	h.everSynced = true
 	h.status.LastSync = time.Now()
 	h.mu.Unlock()
-	// What the stream missed (it was down, or events were dropped) shows
-	// here, and subscribers learn it as if an event had said so.
+	h.publishDiff(old, fresh)
+	h.m.ContainersDiscovered.WithLabelValues(h.Alias).Add(float64(added))
+	h.m.DiscoveryDuration.WithLabelValues(h.Alias).Observe(time.Since(start).Seconds())
+	h.log.Debug("resynced", "containers", len(fresh), "new", added, "duration", time.Since(start))
+	return nil
+}
+
+// publishDiff tells the feed what a resync changed: what the stream missed
+// (it was down, or events were dropped) shows here, and subscribers learn
+// it as if an event had said so.
+func (h *Host) publishDiff(old, fresh map[string]*Container) {
 	for id, c := range fresh {
 		h.changed(old[id], c)
 	}
@@ -126,10 +135,6 @@ func (h *Host) resync(ctx context.Context) error {
 			h.changed(c, nil)
 		}
 	}
-	h.m.ContainersDiscovered.WithLabelValues(h.Alias).Add(float64(added))
-	h.m.DiscoveryDuration.WithLabelValues(h.Alias).Observe(time.Since(start).Seconds())
-	h.log.Debug("resynced", "containers", len(fresh), "new", added, "duration", time.Since(start))
-	return nil
 }
 
 // inspect returns nil, nil for a container that is already gone.

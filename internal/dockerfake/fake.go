@@ -38,6 +38,7 @@ type Server struct {
 	endStats map[string]bool          // by full ID: stats end with no body
 	hold     map[string]chan struct{} // by endpoint: answers wait for it to close
 	requests sync.Map                 // endpoint -> *atomic.Int64
+	ev       emitter                  // open event streams, for Emit
 }
 
 // Dataset returns the path of the recorded data shipped with this package.
@@ -313,8 +314,8 @@ func (s *Server) json(w http.ResponseWriter, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// events opens a stream that stays quiet until the client leaves, as an
-// idle daemon's does.
+// events opens a stream that stays quiet, as an idle daemon's does, until
+// the client leaves; a test can Emit events into it.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r, "events") {
 		return
@@ -324,5 +325,5 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	<-r.Context().Done()
+	s.ev.serve(w, r)
 }
