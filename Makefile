@@ -29,7 +29,7 @@ test: lint
 
 # Unit tests only: the packages that need no daemon, sshd or root (alerts
 # needs promtool and amtool, and skips without them).
-UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./dashboards/... ./alerts/...
+UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./api/... ./dashboards/... ./alerts/...
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
@@ -39,10 +39,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-# 50 running containers on a test daemon; prints scrape and docker stats figures.
+# 50 running containers on a test daemon; prints scrape and docker stats
+# figures. Then the event feed's lag in bursts of 20 `docker run` (about
+# 15 s a burst), and the API's own costs (no daemon).
 bench:
 	./scripts/test-deps.sh
-	$(GO) test -run '^$$' -bench . -benchtime 30x -count 1 -timeout 20m ./integration/
+	$(GO) test -run '^$$' -bench 'Scrape50|StreamCheck50' -benchtime 30x -count 1 -timeout 20m ./integration/
+	$(GO) test -run '^$$' -bench FeedLagBurst20 -benchtime 5x -count 1 -timeout 20m ./integration/
+	$(GO) test -run '^$$' -bench . -count 1 ./api/ ./hostpool/
 
 # Regenerate the Grafana dashboards in dashboards/ from their Go code.
 dashboards:

@@ -44,10 +44,12 @@ type settings struct {
 const (
 	maxEventBuffer = 100_000
 	maxInFlight    = 10_000
-	// Each stream client holds --api.event-buffer pointers (8 bytes) and
-	// the feed --api.event-history events (about 300 bytes each).
+	// Each stream client holds --api.event-buffer pointers (8 bytes); the
+	// feed holds --api.event-history events, about 300 bytes each, and a
+	// container update also keeps the container as it was before.
 	maxAPIEventBuffer  = 100_000
-	maxAPIEventHistory = 1_000_000
+	maxAPIEventHistory = 100_000
+	maxAPIEventClients = 10_000
 )
 
 // reservedPaths are served by the exporter itself; the metrics path must
@@ -100,6 +102,7 @@ func parseFlags(args []string) (*settings, error) {
 		BoolVar(&c.apiOpts.ExposeEnv)
 	intFlag(app, "api.event-history", "Events kept for "+api.Prefix+"/events?since= to replay.", "1000", &c.hostOpts.EventHistory)
 	intFlag(app, "api.event-buffer", "Messages queued for one event-stream client; a client that lets more pile up is closed.", "256", &c.apiOpts.EventBuffer)
+	intFlag(app, "api.event-clients", "Event-stream clients served at once; more are answered 503.", "100", &c.apiOpts.MaxStreamClients)
 	durationFlag(app, "scrape.default-timeout", "Scrape deadline when the request has no X-Prometheus-Scrape-Timeout-Seconds header.", "10s", &c.handlerOpts.DefaultTimeout)
 	durationFlag(app, "scrape.max-timeout", "Longest scrape deadline a request's X-Prometheus-Scrape-Timeout-Seconds header may ask for.", "60s", &c.handlerOpts.MaxTimeout)
 	durationFlag(app, "scrape.timeout-offset", "Time kept back from the scrape timeout to encode and send the response.", "500ms", &c.handlerOpts.TimeoutOffset)
@@ -115,6 +118,10 @@ func parseFlags(args []string) (*settings, error) {
 		c.hosts.TLS.TLSVerify = true
 	}
 	c.collectorOpts.EventWait = 500 * time.Millisecond
+	if c.apiDisable {
+		// Nothing would replay it.
+		c.hostOpts.EventHistory = 0
+	}
 	c.apiOpts.RevPPrefix = c.collectorOpts.RevPPrefix
 	c.apiOpts.AllowedBackendHosts = c.collectorOpts.RevPAllowedBackendHosts
 	if err := c.validate(); err != nil {
@@ -149,6 +156,7 @@ func (c *settings) validate() error {
 		{c.maxProcs < 1, "--runtime.gomaxprocs must be at least 1"},
 		{h.EventHistory < 0 || h.EventHistory > maxAPIEventHistory, fmt.Sprintf("--api.event-history must be 0..%d", maxAPIEventHistory)},
 		{c.apiOpts.EventBuffer < 1 || c.apiOpts.EventBuffer > maxAPIEventBuffer, fmt.Sprintf("--api.event-buffer must be 1..%d", maxAPIEventBuffer)},
+		{c.apiOpts.MaxStreamClients < 1 || c.apiOpts.MaxStreamClients > maxAPIEventClients, fmt.Sprintf("--api.event-clients must be 1..%d", maxAPIEventClients)},
 	} {
 		if check.bad {
 			return errors.New(check.msg)

@@ -51,7 +51,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"--revp.allowed-backend-host=a b"}, 2, `--revp.allowed-backend-host "a b": not a host name`},
 		{[]string{"--web.telemetry-path=/api/v1/metrics"}, 2, `--web.telemetry-path "/api/v1/metrics": /api/ is the exporter's own`},
 		{[]string{"--api.event-buffer=0"}, 2, "--api.event-buffer must be 1..100000"},
-		{[]string{"--api.event-history=-1"}, 2, "--api.event-history must be 0..1000000"},
+		{[]string{"--api.event-history=-1"}, 2, "--api.event-history must be 0..100000"},
+		{[]string{"--api.event-clients=0"}, 2, "--api.event-clients must be 1..10000"},
 		{[]string{"--api.event-history=x"}, 2, `--api.event-history: "x" is not an integer`},
 		// --config.check says "invalid" with 1, whatever is invalid.
 		{[]string{"--config.check", "--docker.retries=-1"}, 1, "--docker.retries must not be negative"},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/snadboy/docker-monitor/hostpool"
@@ -35,15 +36,20 @@ type Options struct {
 	// StatsTimeout bounds a stats request (a round of the host's stats
 	// calls, maybe two for a CPU percent).
 	StatsTimeout time.Duration
+	// MaxStreamClients bounds the event-stream clients served at once
+	// (--api.event-clients): each costs a goroutine, a queue, and a
+	// match on every event the feed publishes.
+	MaxStreamClients int
 }
 
 // DefaultOptions are the flags' defaults.
 var DefaultOptions = Options{
-	RevPPrefix:   "snadboy.revp",
-	EventBuffer:  256,
-	KeepAlive:    15 * time.Second,
-	WriteTimeout: 10 * time.Second,
-	StatsTimeout: 10 * time.Second,
+	RevPPrefix:       "snadboy.revp",
+	EventBuffer:      256,
+	KeepAlive:        15 * time.Second,
+	WriteTimeout:     10 * time.Second,
+	StatsTimeout:     10 * time.Second,
+	MaxStreamClients: 100,
 }
 
 // API serves one pool.
@@ -52,6 +58,8 @@ type API struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// streams counts the event-stream clients served now.
+	streams atomic.Int64
 	// done ends every event stream when the API closes (shutdown).
 	done      chan struct{}
 	closeOnce sync.Once

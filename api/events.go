@@ -23,6 +23,16 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		return
 	}
+	limit := int64(a.opts.MaxStreamClients)
+	if limit <= 0 {
+		limit = int64(DefaultOptions.MaxStreamClients)
+	}
+	if n := a.streams.Add(1); n > limit {
+		a.streams.Add(-1)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many event-stream clients: at most %d (--api.event-clients)", limit))
+		return
+	}
+	defer a.streams.Add(-1)
 	// Subscribed before the answer's headers, so that a client that has
 	// them misses nothing published after.
 	sub, past := a.subscribe(&f)
@@ -35,12 +45,21 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // subscribe takes the kept history the filter replays and the
-// subscription in one step: no gap between them, and no event twice.
+// subscription in one step: no gap between them, and no event twice. The
+// filter picks what takes a place in the client's queue, so a burst it
+// does not want cannot make it lag. When the history no longer reaches
+// back to what the client asked for, the replay starts with a lagged
+// message: it must reload what it shows.
 func (a *API) subscribe(f *streamFilter) (*hostpool.Subscription, []*hostpool.Event) {
-	if !f.replay {
-		return a.pool.Subscribe(a.streamBuffer()), nil
+	o := hostpool.SubscribeOptions{Size: a.streamBuffer(), Match: f.match}
+	if f.replay {
+		o.Replay = f.keep
 	}
-	return a.pool.SubscribeWithHistory(a.streamBuffer(), f.keep)
+	sub, r := a.pool.SubscribeWith(o)
+	if f.replay && r.EvictedSeq > f.afterSeq && !r.EvictedTime.Before(f.since) {
+		return sub, append([]*hostpool.Event{{Kind: hostpool.KindLagged}}, r.Events...)
+	}
+	return sub, r.Events
 }
 
 // wantsWebSocket says whether the request is a WebSocket handshake

@@ -76,6 +76,11 @@ func (a *API) forward(s sink, sub *hostpool.Subscription, e *hostpool.Event) err
 	if sub.Dropped() > 0 {
 		return errLagged
 	}
+	if e.Kind == hostpool.KindLagged {
+		// Only a replay starts with one (see subscribe): the history has
+		// lost some of what the client asked for, and it goes on.
+		return s.send(laggedMessage)
+	}
 	m, ok, err := encodings.get(a, e)
 	if err != nil {
 		a.log.Warn("event stream: message not sent", "err", err)

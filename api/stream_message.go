@@ -68,9 +68,21 @@ func streamDockerEvent(e *hostpool.Event) DockerEvent {
 		attrs = map[string]string{}
 	}
 	return DockerEvent{
-		Host: e.Host, Type: e.Type, Action: e.Action, ID: e.ActorID, Name: e.Name,
+		Host: e.Host, Type: e.Type, Action: streamAction(e.Action), ID: e.ActorID, Name: e.Name,
 		Time: e.Time.UTC(), Attributes: attrs, Dropped: e.Dropped,
 	}
+}
+
+// streamAction is the action as Docker sent it when its detail is a
+// health status ("health_status: healthy"), and without the detail
+// otherwise: Docker appends the whole command line to exec_create and
+// exec_start ("exec_start: mysql -uroot -pS3cret"), a secret more often
+// than env values are.
+func streamAction(a string) string {
+	if hostpool.NormalizeAction(a) == "health_status" {
+		return a
+	}
+	return hostpool.NormalizeAction(a)
 }
 
 func (a *API) streamContainerUpdate(e *hostpool.Event) ContainerUpdate {

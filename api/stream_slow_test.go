@@ -45,7 +45,7 @@ func TestStreamSlowClient(t *testing.T) {
 			for i := 0; i < n; i += lot {
 				env.fake.Emit(events[i : i+lot]...)
 				for j := i; j < i+lot; j++ {
-					if m := fast.next(t); m.Type != "docker_event" || !strings.HasSuffix(m.docker(t).Action, fmt.Sprintf("step-%d", j)) {
+					if m := fast.next(t); m.Type != "docker_event" || m.docker(t).Attributes["execID"] != fmt.Sprint(j) {
 						t.Fatalf("fast client: message %d is %s %s", j, m.Type, m.Data)
 					}
 				}
@@ -56,7 +56,7 @@ func TestStreamSlowClient(t *testing.T) {
 				t.Fatalf("slow client got %d messages, the last %+v; want events then lagged", len(msgs), msgs[len(msgs)-1])
 			}
 			for i, m := range msgs[:len(msgs)-1] {
-				if !strings.HasSuffix(m.docker(t).Action, fmt.Sprintf("step-%d", i)) {
+				if m.docker(t).Attributes["execID"] != fmt.Sprint(i) {
 					t.Fatalf("slow client: message %d is %s", i, m.Data)
 				}
 			}

@@ -81,12 +81,16 @@ func (s *wsSink) send(m encoded) error {
 	// A write that does not end by the deadline closes the connection.
 	err := s.c.Write(ctx, websocket.MessageText, m.json)
 	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The library closes the connection when the deadline passes: a
+		// write may fail for that before it sees the deadline, or end just
+		// as it passes and leave the next write a closed connection.
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		return fmt.Errorf("write %s: not done within the write timeout %s: %w", m.typ, s.timeout, err)
 	case err == nil:
 		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		// The library closes the connection when the deadline passes, and
-		// the write may fail for that before it sees the deadline.
-		return fmt.Errorf("write %s: not done within the write timeout %s: %w", m.typ, s.timeout, err)
 	default:
 		return fmt.Errorf("write %s: %w", m.typ, err)
 	}

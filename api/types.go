@@ -219,7 +219,7 @@ type DockerEvent struct {
 	Name       string            `json:"name,omitempty"`
 	Time       time.Time         `json:"time"`
 	Attributes map[string]string `json:"attributes"`        // secret-looking keys redacted, as labels
-	Dropped    bool              `json:"dropped,omitempty"` // overflowed --events.buffer: not applied, a resync follows
+	Dropped    bool              `json:"dropped,omitempty"` // not applied (overflowed --events.buffer, applying it failed, or the connection ended first); a resync follows
 }
 
 // ContainerUpdate is a cached container whose state or health changed.

@@ -80,7 +80,9 @@ func (a *applier) apply(ctx context.Context, msg events.Message) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
-		return // the session ended: its successor resyncs
+		// The session ended: its successor resyncs.
+		a.h.publishDropped(msg)
+		return
 	}
 	err := a.h.apply(ctx, msg)
 	<-a.sem
@@ -145,6 +147,14 @@ func fromSummary(s container.Summary, old *Container) *Container {
 		c.Name = strings.TrimPrefix(s.Names[0], "/")
 	}
 	c.State = string(s.State)
+	// What the list does not show must not contradict what it does.
+	c.Paused, c.Restarting, c.Dead = c.State == "paused", c.State == "restarting", c.State == "dead"
+	if !c.Running() && !c.Paused && !c.Restarting {
+		c.Pid = 0
+	}
+	if code, ok := exitCode(s.Status); ok {
+		c.ExitCode = code
+	}
 	c.Created = time.Unix(s.Created, 0)
 	c.ComposeProject = s.Labels["com.docker.compose.project"]
 	c.ComposeService = s.Labels["com.docker.compose.service"]
@@ -166,4 +176,19 @@ func fromSummary(s container.Summary, old *Container) *Container {
 		}
 	}
 	return c
+}
+
+// exitCode reads the code from a list entry's status ("Exited (137) 2
+// seconds ago").
+func exitCode(status string) (int, bool) {
+	rest, ok := strings.CutPrefix(status, "Exited (")
+	if !ok {
+		return 0, false
+	}
+	n, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		return 0, false
+	}
+	code, err := strconv.Atoi(n)
+	return code, err == nil
 }

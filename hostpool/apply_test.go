@@ -34,4 +34,8 @@ func TestFromSummary(t *testing.T) {
 	if n := fromSummary(container.Summary{ID: "new", Names: []string{"/n"}, State: "created"}, nil); n.Name != "n" || n.State != "created" {
 		t.Errorf("new container from the list: %+v", n)
 	}
+	paused := &Container{ID: "p", State: "paused", Paused: true, Pid: 42}
+	if k := fromSummary(container.Summary{ID: "p", State: "exited", Status: "Exited (137) 1 second ago"}, paused); k.Paused || k.Pid != 0 || k.ExitCode != 137 {
+		t.Errorf("a paused container killed, from the list: paused %v pid %d exit %d; want false, 0, 137", k.Paused, k.Pid, k.ExitCode)
+	}
 }

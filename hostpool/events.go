@@ -112,7 +112,7 @@ func (h *Host) session(ctx context.Context, connected func()) error {
 		<-readerDone
 		ap.wait()
 		for len(buf) > 0 {
-			<-buf
+			h.publishDropped(<-buf)
 			h.pending.add(-1)
 		}
 	}()
@@ -227,9 +227,7 @@ func (h *Host) readEvents(ctx context.Context, stream client.EventsResult, buf c
 				continue
 			}
 			h.m.EventsDropped.WithLabelValues(h.Alias).Inc()
-			e := h.event(msg)
-			e.Dropped = true
-			h.feed.publish(e)
+			h.publishDropped(msg)
 			h.Resync()
 		}
 	}
@@ -243,6 +241,15 @@ func NormalizeAction(a string) string {
 		a = a[:i]
 	}
 	return strings.TrimSpace(a)
+}
+
+// publishDropped publishes an event that will not be applied (the buffer
+// was full, or its session ended first): it happened, and whoever counts
+// events must count it; a resync publishes what it changed.
+func (h *Host) publishDropped(msg events.Message) {
+	e := h.event(msg)
+	e.Dropped = true
+	h.feed.publish(e)
 }
 
 // event is msg as the feed publishes it.
@@ -260,8 +267,9 @@ func (h *Host) event(msg events.Message) Event {
 
 // apply brings the cache up to date with msg and then publishes it, with
 // the container as now cached and, if its state or health changed, the
-// change. An event that fails to apply is not published: the resync that
-// follows publishes what changed.
+// change. An event that fails to apply is published as dropped, with the
+// container as it was: it happened, and the resync that follows publishes
+// what changed.
 func (h *Host) apply(ctx context.Context, msg events.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
@@ -274,6 +282,8 @@ func (h *Host) apply(ctx context.Context, msg events.Message) error {
 		e.Container = old // until the event changes it
 	}
 	if err := h.applyToCache(ctx, msg, &e); err != nil {
+		e.Container, e.Dropped = old, true
+		h.feed.publish(e)
 		return err
 	}
 	h.feed.publish(e)

@@ -13,7 +13,8 @@ const (
 	// KindDockerEvent is an event from a host's stream, published after it
 	// was applied to the cache (Container is the container as cached after
 	// it, nil when it is gone or the event is not about a container), or
-	// at once with Dropped set when it did not fit the event buffer.
+	// with Dropped set when it was not applied: every event read is
+	// published once.
 	KindDockerEvent Kind = "docker_event"
 	// KindContainerUpdate is a cached container whose state or health
 	// changed, whether an event or a resync found it (Previous and
@@ -47,7 +48,7 @@ type Event struct {
 	ActorID    string
 	Name       string // the actor's "name" attribute
 	Attributes map[string]string
-	Dropped    bool // did not fit --events.buffer; not applied, a resync follows
+	Dropped    bool // not applied (did not fit --events.buffer, applying it failed, or its session ended); a resync follows
 
 	Container *Container // after the change
 	Previous  *Container // KindContainerUpdate: before the change
@@ -68,6 +69,9 @@ type Feed struct {
 	seq     uint64
 	history []*Event // a ring of the last len(history) events
 	next    int      // where the next event goes in history
+	// the newest event pushed out of history
+	evictedSeq  uint64
+	evictedTime time.Time
 }
 
 // Subscription is one subscriber's queue.
@@ -75,6 +79,7 @@ type Subscription struct {
 	f       *Feed
 	ch      chan *Event
 	size    int
+	match   func(*Event) bool
 	lagged  bool // a marker is queued and nothing was queued since
 	dropped atomic.Uint64
 }
@@ -84,34 +89,60 @@ func newFeed(history int) *Feed {
 	return &Feed{subs: map[*Subscription]struct{}{}, history: make([]*Event, max(0, history))}
 }
 
-// Subscribe returns a subscription with a queue of size events (at least 1).
+// Subscribe returns a subscription to every event, with a queue of size
+// events (at least 1).
 func (f *Feed) Subscribe(size int) *Subscription {
-	s, _ := f.SubscribeWithHistory(size, nil)
+	s, _ := f.SubscribeWith(SubscribeOptions{Size: size})
 	return s
 }
 
-// SubscribeWithHistory subscribes and returns, oldest first, the kept
-// events that keep accepts (nil: none). Both are taken under one lock, so
-// the history and the queue neither overlap nor leave a gap.
-func (f *Feed) SubscribeWithHistory(size int, keep func(*Event) bool) (*Subscription, []*Event) {
-	size = max(1, size)
+// SubscribeOptions say what a subscriber gets.
+type SubscribeOptions struct {
+	Size int // queue length, at least 1
+	// Match, when set, is what the subscriber wants: only those events take
+	// a place in its queue, so a burst it does not care about cannot make
+	// it lag. It runs under the feed's lock for every event: cheap, never
+	// blocking.
+	Match func(*Event) bool
+	// Replay, when set, picks kept events (that Match also accepts) to
+	// return with the subscription.
+	Replay func(*Event) bool
+}
+
+// Replay is the kept history a subscriber asked for, oldest first.
+type Replay struct {
+	Events []*Event
+	// EvictedSeq and EvictedTime are those of the newest event no longer
+	// kept (0 and zero: none was dropped yet). A subscriber that wants
+	// events from before them cannot have them all.
+	EvictedSeq  uint64
+	EvictedTime time.Time
+}
+
+// SubscribeWith subscribes, and returns the kept events o.Replay picks.
+// Both are taken under one lock, so the history and the queue neither
+// overlap nor leave a gap.
+func (f *Feed) SubscribeWith(o SubscribeOptions) (*Subscription, Replay) {
+	size := max(1, o.Size)
 	// One slot more than size, kept for the lagged marker, so that the
 	// subscriber always learns it lost something.
-	s := &Subscription{f: f, ch: make(chan *Event, size+1), size: size}
-	var past []*Event
+	s := &Subscription{f: f, ch: make(chan *Event, size+1), size: size, match: o.Match}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if keep != nil {
+	r := Replay{EvictedSeq: f.evictedSeq, EvictedTime: f.evictedTime}
+	if o.Replay != nil {
 		n := len(f.history)
 		for i := range n {
-			if e := f.history[(f.next+i)%n]; e != nil && keep(e) {
-				past = append(past, e)
+			if e := f.history[(f.next+i)%n]; e != nil && o.Replay(e) && s.wants(e) {
+				r.Events = append(r.Events, e)
 			}
 		}
 	}
 	f.subs[s] = struct{}{}
-	return s, past
+	return s, r
 }
+
+func (s *Subscription) wants(e *Event) bool { return s.match == nil || s.match(e) }
 
 // C delivers the subscription's events, shared with every other
 // subscriber (read-only); it is closed by Close.
@@ -144,10 +175,18 @@ func (f *Feed) publish(e Event) {
 	f.seq++
 	ep.Seq = f.seq
 	if n := len(f.history); n > 0 {
+		if old := f.history[f.next]; old != nil {
+			f.evictedSeq, f.evictedTime = old.Seq, old.Time
+		}
 		f.history[f.next] = ep
 		f.next = (f.next + 1) % n
+	} else {
+		f.evictedSeq, f.evictedTime = ep.Seq, ep.Time
 	}
 	for s := range f.subs {
+		if !s.wants(ep) {
+			continue
+		}
 		if len(s.ch) < s.size {
 			s.lagged = false
 			s.ch <- ep

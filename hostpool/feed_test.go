@@ -69,8 +69,8 @@ func TestFeedHistoryNoGapNoOverlap(t *testing.T) {
 	var subs []*Subscription
 	var pasts [][]*Event
 	for range 20 {
-		s, past := f.SubscribeWithHistory(1000, func(*Event) bool { return true })
-		subs, pasts = append(subs, s), append(pasts, past)
+		s, r := f.SubscribeWith(SubscribeOptions{Size: 1000, Replay: func(*Event) bool { return true }})
+		subs, pasts = append(subs, s), append(pasts, r.Events)
 	}
 	wg.Wait()
 	for i, s := range subs {
@@ -92,13 +92,31 @@ func TestFeedHistoryRing(t *testing.T) {
 	for _, h := range []string{"a", "b", "a", "b", "a", "b"} {
 		f.publish(Event{Kind: KindDockerEvent, Host: h})
 	}
-	_, past := f.SubscribeWithHistory(1, func(e *Event) bool { return e.Host == "a" })
-	if len(past) != 2 || past[0].Seq != 3 || past[1].Seq != 5 {
-		t.Fatalf("history of a = %d events, want seqs 3 and 5 (3..6 kept)", len(past))
+	_, r := f.SubscribeWith(SubscribeOptions{Size: 1, Replay: func(*Event) bool { return true }, Match: func(e *Event) bool { return e.Host == "a" }})
+	if len(r.Events) != 2 || r.Events[0].Seq != 3 || r.Events[1].Seq != 5 {
+		t.Fatalf("history of a = %d events, want seqs 3 and 5 (3..6 kept)", len(r.Events))
 	}
-	_, past = f.SubscribeWithHistory(1, func(*Event) bool { return true })
-	if len(past) != 4 || past[0].Seq != 3 || past[3].Seq != 6 {
-		t.Fatalf("history = %d events from seq %d, want 4 from 3", len(past), past[0].Seq)
+	_, r = f.SubscribeWith(SubscribeOptions{Size: 1, Replay: func(e *Event) bool { return e.Seq >= 4 }})
+	if len(r.Events) != 3 || r.Events[0].Seq != 4 || r.Events[2].Seq != 6 {
+		t.Fatalf("history = %d events, want 4..6", len(r.Events))
+	}
+	if r.EvictedSeq != 2 || r.EvictedTime.IsZero() {
+		t.Errorf("evicted seq %d time %v, want 2 and its time", r.EvictedSeq, r.EvictedTime)
+	}
+}
+
+// A subscriber's queue holds only what it matches: a burst of events it
+// filters out cannot make it lag.
+func TestFeedMatchQueuesOnlyMatches(t *testing.T) {
+	f := newFeed(0)
+	s, _ := f.SubscribeWith(SubscribeOptions{Size: 2, Match: func(e *Event) bool { return e.Host == "a" }})
+	for range 100 {
+		f.publish(Event{Kind: KindDockerEvent, Host: "b"})
+	}
+	f.publish(Event{Kind: KindDockerEvent, Host: "a"})
+	got := drain(s)
+	if len(got) != 1 || got[0].Host != "a" || s.Dropped() != 0 {
+		t.Fatalf("got %d events (dropped %d), want the one of host a", len(got), s.Dropped())
 	}
 }
 

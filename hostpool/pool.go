@@ -189,10 +189,10 @@ func (p *Pool) sortHosts() {
 // and hosts leaving. Close the subscription when done.
 func (p *Pool) Subscribe(size int) *Subscription { return p.feed.Subscribe(size) }
 
-// SubscribeWithHistory is Subscribe, with the kept events (the last
-// Options.EventHistory) that keep accepts, oldest first.
-func (p *Pool) SubscribeWithHistory(size int, keep func(*Event) bool) (*Subscription, []*Event) {
-	return p.feed.SubscribeWithHistory(size, keep)
+// SubscribeWith follows the feed as o says, and returns the kept events
+// (the last Options.EventHistory) o.Replay picks.
+func (p *Pool) SubscribeWith(o SubscribeOptions) (*Subscription, Replay) {
+	return p.feed.SubscribeWith(o)
 }
 
 // Host returns the host named alias, or nil.
