@@ -95,11 +95,7 @@ func restAPI(t testing.TB, hopts hostpool.Options, opts Options, wait bool, host
 // restFakeServer serves the recorded Docker 20.10 daemon.
 func restFakeServer(t testing.TB) *dockerfake.Server {
 	t.Helper()
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	return fake
 }
 

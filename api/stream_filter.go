@@ -50,7 +50,7 @@ func parseStreamFilter(r *http.Request) (streamFilter, error) {
 	n := 0
 	for k, vs := range q {
 		if !streamParams[k] {
-			return f, fmt.Errorf("unknown parameter %q: the event stream takes host, type, action, container and since", streamEcho(k))
+			return f, fmt.Errorf("unknown parameter %s: the event stream takes host, type, action, container and since", echo(k))
 		}
 		n += len(vs)
 	}
@@ -94,7 +94,7 @@ func (f *streamFilter) parseReplay(q url.Values, lastID []string) error {
 		}
 		id, err := strconv.ParseUint(strings.TrimSpace(lastID[0]), 10, 64)
 		if err != nil {
-			return fmt.Errorf("header Last-Event-ID: %q is not an event id (a seq number)", streamEcho(lastID[0]))
+			return fmt.Errorf("header Last-Event-ID: %s is not an event id (a seq number)", echo(lastID[0]))
 		}
 		f.afterSeq, f.replay = id, true
 	}
@@ -110,7 +110,7 @@ func parseStreamSince(s string) (time.Time, error) {
 	// Beyond 2^53 s a float loses whole seconds, and such a time is
 	// nonsense anyway; NaN and infinities parse, so they are checked too.
 	if err != nil || math.IsNaN(secs) || secs < 0 || secs > 1<<53 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor unix seconds", streamEcho(s))
+		return time.Time{}, fmt.Errorf("%s is neither an RFC 3339 time nor unix seconds", echo(s))
 	}
 	whole, frac := math.Modf(secs)
 	return time.Unix(int64(whole), int64(frac*1e9)), nil
@@ -132,21 +132,21 @@ func streamValues(q url.Values, name string, valid func(string) error) ([]string
 
 func validStreamHost(v string) error {
 	if v == "" || !streamPrintable(v) {
-		return fmt.Errorf("%q is not a host name", streamEcho(v))
+		return fmt.Errorf("%s is not a host name", echo(v))
 	}
 	return nil
 }
 
 func validStreamType(v string) error {
 	if !slices.Contains(hostpool.EventTypes, v) {
-		return fmt.Errorf("%q is not one of %s", streamEcho(v), strings.Join(hostpool.EventTypes, ", "))
+		return fmt.Errorf("%s is not one of %s", echo(v), strings.Join(hostpool.EventTypes, ", "))
 	}
 	return nil
 }
 
 func validStreamAction(v string) error {
 	if strings.TrimSpace(v) == "" || !streamPrintable(v) {
-		return fmt.Errorf("%q is not an action", streamEcho(v))
+		return fmt.Errorf("%s is not an action", echo(v))
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func validStreamContainer(v string) error {
 		ok = alnum || i > 0 && (c == '_' || c == '.' || c == '-')
 	}
 	if !ok {
-		return fmt.Errorf("%q is not a container name or ID prefix", streamEcho(v))
+		return fmt.Errorf("%s is not a container name or ID prefix", echo(v))
 	}
 	return nil
 }
@@ -172,14 +172,6 @@ func validStreamContainer(v string) error {
 // or an action and would garble a log line or an error.
 func streamPrintable(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xfffd })
-}
-
-// streamEcho shortens a hostile value before it is echoed in an error.
-func streamEcho(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // keep says whether the history replays e: after since and Last-Event-ID,

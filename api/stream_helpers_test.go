@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,7 +34,7 @@ type streamEnv struct {
 	pool *hostpool.Pool
 	api  *API
 	srv  *httptest.Server
-	logs *syncLog
+	logs *testlab.SyncBuffer
 	feed *hostpool.Subscription // the test's own view of the feed
 }
 
@@ -48,11 +47,7 @@ type envConfig struct {
 
 func newStreamEnv(t testing.TB, cfg envConfig) *streamEnv {
 	t.Helper()
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	hopts := hostpool.DefaultOptions
 	hopts.Backoff = hostpool.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 2, Retries: 3}
 	hopts.StreamCheckInterval = 0
@@ -61,7 +56,7 @@ func newStreamEnv(t testing.TB, cfg envConfig) *streamEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &streamEnv{fake: fake, pool: pool, logs: &syncLog{}}
+	env := &streamEnv{fake: fake, pool: pool, logs: &testlab.SyncBuffer{}}
 	env.feed = pool.Subscribe(1 << 16)
 	pool.Start(context.Background())
 	t.Cleanup(pool.Stop)
@@ -161,24 +156,6 @@ func execEvents(n int, t0 time.Time) [][]byte {
 		out[i] = execEvent(i, t0.Add(time.Duration(i)*time.Second))
 	}
 	return out
-}
-
-// syncLog collects the API's log lines.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // waitLog waits until the API has logged something containing s.

@@ -30,11 +30,7 @@ func BenchmarkScrapeFake50Cached(b *testing.B) {
 }
 
 func benchScrapeFake50(b *testing.B, opts hostpool.Options) {
-	fake, err := dockerfake.Start(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(b)
 	exp, _ := startHostsWith(b, opts, Options{}, testlab.Host(b, "fake", fake.Host))
 	b.StopTimer()
 	if err := fake.Scale("web", 46); err != nil {

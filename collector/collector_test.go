@@ -125,11 +125,7 @@ docker_host_up{host="fake"} 0
 func TestHungHostDelaysNoOther(t *testing.T) {
 	var fakes []*dockerfake.Server
 	for range 2 {
-		f, err := dockerfake.Start(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
+		f := dockerfake.StartT(t)
 		fakes = append(fakes, f)
 	}
 	exp, _ := startHosts(t, Options{},

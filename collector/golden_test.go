@@ -17,11 +17,7 @@ import (
 // and waits for its first sync.
 func startFake(t testing.TB, opts Options) (*Exporter, *dockerfake.Server, *hostpool.Metrics) {
 	t.Helper()
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	return startPool(t, fake, opts)
 }
 

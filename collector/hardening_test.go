@@ -69,11 +69,7 @@ func TestStatsChurnIsNoFailure(t *testing.T) {
 // Until its first sync ends, a host that answers says so, claims no empty
 // cache, and the collectors that need the cache do not report success.
 func TestFirstSyncIsNotAnEmptyHost(t *testing.T) {
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	release := fake.Hold("containers")
 	defer release()
 	pool, err := hostpool.New([]config.Host{testlab.Host(t, "fake", fake.Host)}, hostpool.DefaultOptions, hostpool.NewMetrics(nil), discard())

@@ -101,11 +101,7 @@ func TestEventStreamOpenIsBounded(t *testing.T) {
 
 func startFake(t *testing.T) *dockerfake.Server {
 	t.Helper()
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	return fake
 }
 

@@ -69,11 +69,7 @@ func (l *lab) aliases() []string {
 
 func fakeHost(t *testing.T, alias string) config.Host {
 	t.Helper()
-	fake, err := dockerfake.Start(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
+	fake := dockerfake.StartT(t)
 	return testlab.Host(t, alias, fake.Host)
 }
 

@@ -1,12 +1,9 @@
 package testlab
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -67,21 +64,7 @@ func (d *Daemon) TryDocker(args ...string) (string, error) {
 }
 
 func (d *Daemon) docker(timeout time.Duration, args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, dockerPath, append([]string{"-H", d.Host}, args...)...)
-	cmd.Env = cleanEnv([]string{
-		"DOCKER_CONFIG=" + filepath.Join(d.Dir, "cli"),
-		"DOCKER_BUILDKIT=0",
-		"DOCKER_CLI_HINTS=false",
-	})
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("timed out after %v: %w", timeout, err)
-	}
-	return strings.TrimSpace(o.String()), strings.TrimSpace(e.String()), err
+	return d.dockerAt(d.Host, timeout, args...)
 }
 
 // cleanEnv drops variables that would point the CLI or daemon somewhere else.
