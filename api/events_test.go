@@ -151,7 +151,11 @@ func TestStreamBadRequests(t *testing.T) {
 		{"?since=NaN", "", "parameter since"},
 		{"?since=1&since=2", "", "parameter since"},
 		{"?since=%zz", "", "malformed query"},
+		{"?since=1e300", "", "parameter since"},
+		{"?since=Inf", "", "parameter since"},
 		{"", "x1", "Last-Event-ID"},
+		{"", "99999999999999999999999", "Last-Event-ID"},
+		{"", "-1", "Last-Event-ID"},
 		{"?" + strings.Repeat("host=a&", 70), "", "too many"},
 	}
 	for _, c := range cases {

@@ -76,7 +76,7 @@ func (s *Server) SetHang(b bool) { s.hang.Store(b) }
 // can hold a round of stats calls in flight.
 func (s *Server) HoldStats() (release func()) { return s.Hold("stats") }
 
-// Hold makes requests to endpoint ("stats", "containers", as Requests
+// Hold makes requests to endpoint ("stats", "containers", "inspect", as Requests
 // names them) wait until release is called: a slow daemon, for as long as
 // a test needs one.
 func (s *Server) Hold(endpoint string) (release func()) {
@@ -255,6 +255,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.events(w, r)
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "json":
 		s.count("inspect")
+		if !s.wait(r, "inspect") {
+			return
+		}
 		s.container(w, s.inspect, parts[1])
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "stats":
 		s.count("stats")
