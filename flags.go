@@ -21,6 +21,7 @@ import (
 	"github.com/snadboy/docker-monitor/collector"
 	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/hostpool"
+	"github.com/snadboy/docker-monitor/telemetry"
 )
 
 type settings struct {
@@ -36,6 +37,7 @@ type settings struct {
 	maxProcs        int
 	apiDisable      bool
 	apiOpts         api.Options
+	otlp            telemetry.Options
 }
 
 // Bounds of the numeric flags: beyond them a value is a typo, and some
@@ -103,6 +105,14 @@ func parseFlags(args []string) (*settings, error) {
 	intFlag(app, "api.event-history", "Events kept for "+api.Prefix+"/events?since= to replay.", "1000", &c.hostOpts.EventHistory)
 	intFlag(app, "api.event-buffer", "Messages queued for one event-stream client; a client that lets more pile up is closed.", "256", &c.apiOpts.EventBuffer)
 	intFlag(app, "api.event-clients", "Event-stream clients served at once; more are answered 503.", "100", &c.apiOpts.MaxStreamClients)
+	app.Flag("otlp.metrics", "Push the metrics /metrics serves over OTLP too (also on with OTEL_METRICS_EXPORTER=otlp); endpoint, protocol, headers and TLS from the OTEL_EXPORTER_OTLP_* variables. See docs/opentelemetry.md.").
+		BoolVar(&c.otlp.Metrics)
+	addValue(app, "otlp.interval", "Period of the OTLP metric push; without the flag OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else 30s.",
+		telemetry.DefaultInterval.String(), "a duration such as 30s or 1m30s", time.ParseDuration, &c.otlp.Interval).IsSetByUser(&c.otlp.IntervalSet)
+	app.Flag("otlp.semconv", "Push the container metrics also under the OpenTelemetry semantic conventions' names (container.cpu.time, container.memory.usage, ...).").
+		BoolVar(&c.otlp.Semconv)
+	app.Flag("otlp.traces", "Send traces of every scrape and push, each host and each Docker API call over OTLP (also on with OTEL_TRACES_EXPORTER=otlp); sampler from OTEL_TRACES_SAMPLER.").
+		BoolVar(&c.otlp.Traces)
 	durationFlag(app, "scrape.default-timeout", "Scrape deadline when the request has no X-Prometheus-Scrape-Timeout-Seconds header.", "10s", &c.handlerOpts.DefaultTimeout)
 	durationFlag(app, "scrape.max-timeout", "Longest scrape deadline a request's X-Prometheus-Scrape-Timeout-Seconds header may ask for.", "60s", &c.handlerOpts.MaxTimeout)
 	durationFlag(app, "scrape.timeout-offset", "Time kept back from the scrape timeout to encode and send the response.", "500ms", &c.handlerOpts.TimeoutOffset)
@@ -177,6 +187,9 @@ func (c *settings) validate() error {
 		if _, err := config.FromURIs(c.hosts.URIs, c.hosts.TLS); err != nil {
 			return fmt.Errorf("--docker.host: %w", err)
 		}
+	}
+	if err := c.otlp.Check(); err != nil {
+		return err
 	}
 	return checkWebConfig(*c.web.WebConfigFile)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -26,6 +27,7 @@ import (
 	"github.com/snadboy/docker-monitor/collector"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/reload"
+	"github.com/snadboy/docker-monitor/telemetry"
 )
 
 const (
@@ -113,6 +115,15 @@ func run(c *settings, logger *slog.Logger) error {
 	)
 	metrics := hostpool.NewMetrics(reg)
 
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tel, err := telemetry.New(ctx, c.otlp, reg, logger)
+	if err != nil {
+		return err
+	}
+	c.hostOpts.TracerProvider = tel.TracerProvider()
+	c.collectorOpts.TracerProvider = tel.TracerProvider()
+
 	hosts, err := c.hosts.Load()
 	if err != nil {
 		return err
@@ -132,10 +143,13 @@ func run(c *settings, logger *slog.Logger) error {
 		defer apiHandler.Close()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	pool.Start(ctx)
 	defer pool.Stop()
+	if err := tel.PushMetrics(ctx, func(ctx context.Context) ([]*dto.MetricFamily, error) { return exp.Gather(ctx, reg) }); err != nil {
+		return err
+	}
+	// Before pool.Stop: the last push still sees the hosts.
+	defer shutdownTelemetry(tel, logger)
 
 	rl := reload.New(c.hosts.Load, pool, reg, logger)
 	go reloadOnHUP(ctx, hup, rl)
@@ -144,7 +158,7 @@ func run(c *settings, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: tel.Handler(mux, c.metricsPath), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, c.web, logger) }()
 	select {
@@ -164,6 +178,16 @@ func run(c *settings, logger *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 	}
 	return nil
+}
+
+// shutdownTelemetry pushes and flushes what is pending, for at most 5 s: an
+// OTLP endpoint that hangs must not hold up the exit.
+func shutdownTelemetry(tel *telemetry.Telemetry, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		logger.Warn("OTLP shutdown", "err", err)
+	}
 }
 
 // reloadOnHUP re-reads the hosts on every SIGHUP until ctx ends.

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/snadboy/docker-monitor/hostpool"
 )
@@ -41,12 +45,24 @@ type Options struct {
 	// there. Whoever starts a container writes its labels, so any other
 	// host is a label problem and never probed.
 	RevPAllowedBackendHosts []string
+	// TracerProvider traces each collection: a span per scrape or push, a
+	// child per host. nil is the no-op provider, which creates no span.
+	TracerProvider trace.TracerProvider
 }
+
+// tracerName names the instrumentation scope of the collector's spans.
+const tracerName = "github.com/snadboy/docker-monitor/collector"
+
+var attrCollector = attribute.Key("docker_monitor.collector")
 
 // hostView is one host as one scrape sees it: a single ping decides whether
 // it is up for every collector, so they never disagree within a scrape.
 type hostView struct {
-	host    *hostpool.Host
+	host *hostpool.Host
+	// ctx carries the host's span, the parent of every call made for the
+	// host in this scrape; span ends when the scrape does.
+	ctx     context.Context
+	span    trace.Span
 	snap    hostpool.Snapshot
 	up      bool
 	pingDur time.Duration
@@ -66,6 +82,7 @@ type Exporter struct {
 	opts     Options
 	concerns map[string]concern
 	events   *eventsConcern
+	tracer   trace.Tracer
 }
 
 // New builds the exporter for a pool.
@@ -75,7 +92,12 @@ func New(pool *hostpool.Pool, m *hostpool.Metrics, opts Options, log *slog.Logge
 		return nil, err
 	}
 	ec := newEventsConcern(pool, log)
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
 	return &Exporter{
+		tracer: tp.Tracer(tracerName),
 		pool:   pool,
 		log:    log,
 		opts:   opts,
@@ -112,18 +134,27 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
-	views := s.e.viewHosts(s.ctx)
+	ctx, span := s.e.tracer.Start(s.ctx, "scrape")
+	defer span.End()
+	views := s.e.viewHosts(ctx)
+	defer func() {
+		for _, v := range views {
+			v.span.End()
+		}
+	}()
 	var wg sync.WaitGroup
 	for name, c := range s.e.concerns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			err := c.update(s.ctx, views, ch)
+			err := c.update(ctx, views, ch)
 			success := 1.0
 			if err != nil {
 				success = 0
 				s.e.log.Warn("collector failed", "collector", name, "err", err)
+				span.AddEvent("collector failed", trace.WithAttributes(attrCollector.String(name)))
+				span.SetStatus(codes.Error, name+": "+err.Error())
 			}
 			ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), name)
 			ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
@@ -153,22 +184,38 @@ func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := &hostView{host: h}
-			d, err := h.Ping(pingCtx)
-			v.pingDur, v.up = d, err == nil
-			if err != nil {
-				e.log.Debug("host down in scrape", "host", h.Alias, "err", err)
-			} else {
-				wctx, cancel := context.WithTimeout(ctx, e.opts.EventWait)
-				h.WaitEvents(wctx)
-				cancel()
-			}
-			v.snap = h.Snapshot()
-			views[i] = v
+			views[i] = e.viewHost(ctx, pingCtx, h)
 		}()
 	}
 	wg.Wait()
 	return views
+}
+
+// viewHost is one host's part of viewHosts, traced as the host's span with
+// a child for each step.
+func (e *Exporter) viewHost(ctx, pingCtx context.Context, h *hostpool.Host) *hostView {
+	v := &hostView{host: h}
+	v.ctx, v.span = e.tracer.Start(ctx, "host "+h.Alias, trace.WithAttributes(hostpool.AttrHost(h.Alias)))
+	// pingCtx has the ping's shorter deadline; the host span is its parent.
+	pctx, span := e.tracer.Start(trace.ContextWithSpan(pingCtx, v.span), "ping")
+	d, err := h.Ping(pctx)
+	hostpool.EndSpan(span, err)
+	v.pingDur, v.up = d, err == nil
+	if err != nil {
+		e.log.Debug("host down in scrape", "host", h.Alias, "err", err)
+		v.span.RecordError(err)
+		v.span.SetStatus(codes.Error, "down: "+err.Error())
+	} else {
+		wctx, cancel := context.WithTimeout(v.ctx, e.opts.EventWait)
+		wctx, span := e.tracer.Start(wctx, "wait events")
+		h.WaitEvents(wctx)
+		span.End()
+		cancel()
+	}
+	_, span = e.tracer.Start(v.ctx, "snapshot")
+	v.snap = h.Snapshot()
+	span.End()
+	return v
 }
 
 // cacheUsable says whether the host's cached containers may be reported: a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // HandlerOptions set how a scrape's deadline is derived.
@@ -64,13 +65,21 @@ func (e *Exporter) Handler(global prometheus.Gatherer, o HandlerOptions, errLog 
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(e.Collector(ctx))
-		// The scrape's own registry is gathered first, so the self-metrics
-		// from the global one already count this scrape's errors.
-		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, promhttp.HandlerOpts{
+		gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return e.Gather(ctx, global) })
+		promhttp.HandlerFor(gather, promhttp.HandlerOpts{
 			ErrorLog:      errLog,
 			ErrorHandling: promhttp.ContinueOnError,
 		}).ServeHTTP(w, r)
 	})
+}
+
+// Gather collects the Docker metrics once under ctx's deadline, together
+// with the process-wide registry: what one scrape serves, for a scrape or an
+// OTLP push.
+func (e *Exporter) Gather(ctx context.Context, global prometheus.Gatherer) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector(ctx))
+	// The scrape's own registry is gathered first, so the self-metrics
+	// from the global one already count this scrape's errors.
+	return prometheus.Gatherers{reg, global}.Gather()
 }

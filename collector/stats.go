@@ -82,7 +82,7 @@ func (statsConcern) update(ctx context.Context, views []*hostView, ch chan<- pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			round, ok := v.host.StatsRound(ctx, 0)
+			round, ok := v.host.StatsRound(v.ctx, 0)
 			for _, c := range v.snap.Containers {
 				if !c.Running() {
 					continue

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/snadboy/docker-monitor/config"
 	"github.com/snadboy/docker-monitor/revp"
@@ -73,6 +75,7 @@ type Host struct {
 	opts        Options
 	log         *slog.Logger
 	m           *Metrics
+	tracer      trace.Tracer
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -102,8 +105,12 @@ type Host struct {
 func newHost(hc config.Host, opts Options, m *Metrics, feed *Feed, log *slog.Logger) *Host {
 	log = log.With("host", hc.Alias)
 	closed := new(atomic.Bool)
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
 	cli, tr, closeDialer := newClient(hc, opts, m, log, closed)
 	return &Host{
+		tracer:      opts.TracerProvider.Tracer(TracerName),
 		Host:        hc,
 		cli:         cli,
 		tr:          tr,

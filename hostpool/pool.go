@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/snadboy/docker-monitor/config"
 )
 
@@ -29,6 +31,10 @@ type Options struct {
 	StatsConcurrency    int           // stats calls in flight per host in one round
 	StatsMaxAge         time.Duration // a round this recent is reused (0: only share one in flight)
 	EventHistory        int           // feed events kept for late subscribers
+	// TracerProvider traces resyncs, stats rounds and every Engine API call
+	// (through the Docker client's own instrumentation); nil is the no-op
+	// provider, which creates no span.
+	TracerProvider trace.TracerProvider
 
 	pool chan struct{}
 }

@@ -52,6 +52,8 @@ func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, 
 	res := h.stats.flight.DoChan("", func() (any, error) {
 		roundCtx, cancel := roundContext(ctx)
 		defer cancel()
+		roundCtx, span := h.startSpan(roundCtx, "stats round")
+		defer span.End()
 		samples := h.fetchStats(roundCtx)
 		h.stats.mu.Lock()
 		defer h.stats.mu.Unlock()

@@ -67,7 +67,9 @@ func (h *Host) refreshImages(ctx context.Context) error {
 
 // resync re-lists every container and replaces the cache, so that whatever
 // happened while the stream was down (or events were dropped) is corrected.
-func (h *Host) resync(ctx context.Context) error {
+func (h *Host) resync(ctx context.Context) (err error) {
+	ctx, span := h.startSpan(ctx, "resync")
+	defer func() { EndSpan(span, err) }()
 	start := time.Now()
 	list, err := h.listContainers(ctx)
 	if err != nil {
