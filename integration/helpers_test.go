@@ -81,14 +81,14 @@ func (e *exporter) scrape(t *testing.T) metrics {
 	return scrapeURL(t, e.url)
 }
 
-func scrapeURL(t *testing.T, url string) metrics {
+func scrapeURL(t testing.TB, url string) metrics {
 	t.Helper()
 	return scrapeWithTimeout(t, url, "10")
 }
 
 // scrapeWithTimeout scrapes as Prometheus with scrape_timeout seconds does,
 // and gives up when that timeout is over, as Prometheus would.
-func scrapeWithTimeout(t *testing.T, url, seconds string) metrics {
+func scrapeWithTimeout(t testing.TB, url, seconds string) metrics {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", seconds)
