@@ -29,7 +29,7 @@ test: lint
 
 # Unit tests only: the packages that need no daemon, sshd or root (alerts
 # needs promtool and amtool, and skips without them).
-UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./api/... ./dashboards/... ./alerts/...
+UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./api/... ./dashboards/... ./alerts/... ./telemetry/... ./internal/otlplab/... ./examples/...
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
@@ -46,6 +46,7 @@ bench:
 	./scripts/test-deps.sh
 	$(GO) test -run '^$$' -bench 'Scrape50|StreamCheck50' -benchtime 30x -count 1 -timeout 20m ./integration/
 	$(GO) test -run '^$$' -bench FeedLagBurst20 -benchtime 5x -count 1 -timeout 20m ./integration/
+	$(GO) test -run '^$$' -bench ScrapeOTLPDown -benchtime 20x -count 1 -timeout 20m ./integration/
 	$(GO) test -run '^$$' -bench . -count 1 ./api/ ./hostpool/
 
 # Regenerate the Grafana dashboards in dashboards/ from their Go code.
