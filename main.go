@@ -121,8 +121,10 @@ func run(c *settings, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c.hostOpts.TracerProvider = tel.TracerProvider()
-	c.collectorOpts.TracerProvider = tel.TracerProvider()
+	if tel.Tracing() {
+		c.hostOpts.TracerProvider = tel.TracerProvider()
+		c.collectorOpts.TracerProvider = tel.TracerProvider()
+	}
 
 	hosts, err := c.hosts.Load()
 	if err != nil {

@@ -96,6 +96,12 @@ func newClient(h config.Host, opts Options, m *Metrics, log *slog.Logger, closed
 			otelhttp.WithSpanNameFormatter(func(_ string, req *http.Request) string {
 				return "docker " + Endpoint(req.URL.Path)
 			}))}
+	if !opts.tracing {
+		// A no-op provider still runs otelhttp's request clone, attributes
+		// and propagation on every call: about 20 allocations a call, +7%
+		// of a 50-container scrape's bytes (BenchmarkScrapeFake50).
+		copts = append(copts, client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false })))
+	}
 	if usesTLS(h) {
 		copts = append(copts, client.WithScheme("https"))
 	}

@@ -105,7 +105,8 @@ type Host struct {
 func newHost(hc config.Host, opts Options, m *Metrics, feed *Feed, log *slog.Logger) *Host {
 	log = log.With("host", hc.Alias)
 	closed := new(atomic.Bool)
-	if opts.TracerProvider == nil {
+	opts.tracing = opts.TracerProvider != nil
+	if !opts.tracing {
 		opts.TracerProvider = noop.NewTracerProvider()
 	}
 	cli, tr, closeDialer := newClient(hc, opts, m, log, closed)

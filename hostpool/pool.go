@@ -33,10 +33,12 @@ type Options struct {
 	EventHistory        int           // feed events kept for late subscribers
 	// TracerProvider traces resyncs, stats rounds and every Engine API call
 	// (through the Docker client's own instrumentation); nil is the no-op
-	// provider, which creates no span.
+	// provider, which creates no span, and the client's instrumentation is
+	// skipped altogether.
 	TracerProvider trace.TracerProvider
 
-	pool chan struct{}
+	pool    chan struct{}
+	tracing bool // TracerProvider was given
 }
 
 // DefaultOptions are the design spec's defaults, except the connection
