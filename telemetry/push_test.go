@@ -1,11 +1,9 @@
 package telemetry
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/snadboy/docker-monitor/internal/otlplab"
+	"github.com/snadboy/docker-monitor/internal/testlab"
 )
-
-// lockedBuffer is a log destination the SDK's goroutines write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // setEnv points the OTLP exporters at one place, and clears what the
 // developer's shell might add.
@@ -123,7 +104,7 @@ func TestPushReachesTheReceiver(t *testing.T) {
 // push; the failures are counted and logged once, and the process goes on.
 func TestPushFailureLoggedOnce(t *testing.T) {
 	setEnv(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + otlplab.FreeAddr(t), "OTEL_EXPORTER_OTLP_TIMEOUT=500"})
-	var logs lockedBuffer
+	var logs testlab.SyncBuffer
 	reg := prometheus.NewRegistry()
 	tel, err := New(context.Background(), Options{Metrics: true, Interval: time.Second, IntervalSet: true}, reg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
