@@ -51,8 +51,8 @@ func TestAPIEventsLifecycle(t *testing.T) {
 	d.Docker(t, "rm", id)
 
 	for _, c := range []*streamClient{ws, sse, only} {
-		msgs := c.waitFor(t, 30*time.Second, "the container's destroy", func(ms []streamMsg) bool {
-			return hasActions(ms, id, "destroy")
+		msgs := c.waitFor(t, 30*time.Second, "the container's destroy and removal", func(ms []streamMsg) bool {
+			return lifeEnded(ms, id)
 		})
 		checkLifecycle(t, c.name, msgs, id, true)
 	}
@@ -76,8 +76,8 @@ func TestAPIEventsLifecycle(t *testing.T) {
 		dialSSE(t, "sse since RFC 3339", srv.url("/events", query("since", before.UTC().Format(time.RFC3339Nano)))),
 		dialWS(t, "websocket since unix", srv.url("/events", query("since", fmt.Sprint(before.Unix())))),
 	} {
-		msgs := c.waitFor(t, 30*time.Second, "the replayed destroy", func(ms []streamMsg) bool {
-			return hasActions(ms, id, "destroy")
+		msgs := c.waitFor(t, 30*time.Second, "the replayed destroy and removal", func(ms []streamMsg) bool {
+			return lifeEnded(ms, id)
 		})
 		checkLifecycle(t, c.name, msgs, id, false)
 	}
@@ -131,6 +131,22 @@ func checkLifecycle(t *testing.T, client string, msgs []streamMsg, id string, li
 		}
 		last = m.Seq
 	}
+}
+
+// lifeEnded says whether msgs hold both the destroy event of id and the
+// container_update that removes it. They are two messages, the update
+// published just after the event, so a reader (live or replaying) can
+// hold the first without the second yet.
+func lifeEnded(msgs []streamMsg, id string) bool {
+	if !hasActions(msgs, id, "destroy") {
+		return false
+	}
+	for _, m := range msgs {
+		if u, ok := m.containerUpdate(); ok && u.ID == id && u.NewState == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func subsequence(have, want []string) bool {
