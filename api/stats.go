@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/snadboy/docker-monitor/dockerstats"
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
@@ -50,7 +51,7 @@ func (a *API) getStats(w http.ResponseWriter, r *http.Request) {
 // enough to give a CPU percent. Without one (the host's first round, or
 // none for a minute), a second round is taken once the first has ended,
 // which Docker answers from its next tick, a second later.
-func samples(ctx context.Context, h *hostpool.Host, c *hostpool.Container, timeout time.Duration) (cur, prev *hostpool.Stats, err error) {
+func samples(ctx context.Context, h *hostpool.Host, c *hostpool.Container, timeout time.Duration) (cur, prev *dockerstats.Stats, err error) {
 	round, err := statsRound(ctx, h, roundMaxAge, timeout)
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +96,7 @@ func statsRound(ctx context.Context, h *hostpool.Host, maxAge, timeout time.Dura
 // sampleOf is c's sample in round: none is a call that failed or missed
 // the round's deadline (counted in docker_monitor_stats_errors_total), nil
 // is a container that stopped since the cache said it runs.
-func sampleOf(ctx context.Context, round *hostpool.Round, c *hostpool.Container) (*hostpool.Stats, error) {
+func sampleOf(ctx context.Context, round *hostpool.Round, c *hostpool.Container) (*dockerstats.Stats, error) {
 	s, ok := round.Samples[c.ID]
 	switch {
 	case ok && s == nil:
@@ -123,7 +124,7 @@ func notRunning(c *hostpool.Container) error {
 
 // statsOf is a sample as the API shows it; prev, when not nil, is the
 // sample its CPU percent compares with.
-func statsOf(v *hostView, c *hostpool.Container, cur, prev *hostpool.Stats) ContainerStats {
+func statsOf(v *hostView, c *hostpool.Container, cur, prev *dockerstats.Stats) ContainerStats {
 	out := ContainerStats{
 		Host:             v.host.Alias,
 		ID:               c.ID,
@@ -138,7 +139,7 @@ func statsOf(v *hostView, c *hostpool.Container, cur, prev *hostpool.Stats) Cont
 	if out.OnlineCPUs == 0 {
 		out.OnlineCPUs = v.snap.Info.CPUs
 	}
-	if pct, ok := hostpool.CPUPercent(prev, cur, v.snap.Info.CPUs); ok {
+	if pct, ok := dockerstats.CPUPercent(prev, cur, v.snap.Info.CPUs); ok {
 		window := cur.Read.Sub(prev.Read).Seconds()
 		out.CPUPercent, out.CPUWindowSeconds = &pct, &window
 	}

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/snadboy/docker-monitor/config"
+	"github.com/snadboy/docker-monitor/dockerstats"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/testlab"
 )
 
 // sample is a stats sample with the given cumulative CPU figures.
-func sample(read time.Time, total, system uint64, cpus uint32) *hostpool.Stats {
-	s := &hostpool.Stats{Read: read}
+func sample(read time.Time, total, system uint64, cpus uint32) *dockerstats.Stats {
+	s := &dockerstats.Stats{Read: read}
 	s.CPUStats.CPUUsage.TotalUsage = total
 	s.CPUStats.SystemUsage = system
 	s.CPUStats.OnlineCPUs = cpus
@@ -30,8 +31,8 @@ func TestStatsOf(t *testing.T) {
 	inactive := uint64(100)
 	cur.MemoryStats.Usage = 600
 	cur.MemoryStats.Stats.InactiveFile = &inactive
-	cur.Networks = map[string]hostpool.NetworkStats{"eth0": {RxBytes: 10, TxBytes: 20}, "eth1": {RxBytes: 1, TxBytes: 2}}
-	cur.BlkioStats.IoServiceBytesRecursive = []hostpool.BlkioEntry{{Op: "read", Value: 5}, {Op: "write", Value: 7}, {Op: "Read", Value: 1}}
+	cur.Networks = map[string]dockerstats.NetworkStats{"eth0": {RxBytes: 10, TxBytes: 20}, "eth1": {RxBytes: 1, TxBytes: 2}}
+	cur.BlkioStats.IoServiceBytesRecursive = []dockerstats.BlkioEntry{{Op: "read", Value: 5}, {Op: "write", Value: 7}, {Op: "Read", Value: 1}}
 	cur.PidsStats.Current = 3
 
 	got := statsOf(v, c, cur, prev)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/snadboy/docker-monitor/dockerstats"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/internal/dockerfake"
 	"github.com/snadboy/docker-monitor/internal/testlab"
@@ -65,7 +66,7 @@ func BenchmarkDecodeStats(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var s hostpool.Stats
+		var s dockerstats.Stats
 		if err := json.Unmarshal(data, &s); err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/snadboy/docker-monitor/dockerstats"
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
@@ -120,7 +121,7 @@ func (statsConcern) update(ctx context.Context, views []*hostView, ch chan<- pro
 // inspect: Docker's stats report the host's memory as the limit of a
 // container without one, and a period count of 0 without a quota, and
 // neither is a limit.
-func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, s *hostpool.Stats) {
+func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, s *dockerstats.Stats) {
 	name := c.Name
 	counter := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{host, name}, extra...)...)

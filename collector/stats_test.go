@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/snadboy/docker-monitor/dockerstats"
 	"github.com/snadboy/docker-monitor/hostpool"
 )
 
@@ -22,13 +23,13 @@ type collectorFunc func(ch chan<- prometheus.Metric)
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
-func loadStats(t *testing.T, name string) *hostpool.Stats {
+func loadStats(t *testing.T, name string) *dockerstats.Stats {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s hostpool.Stats
+	var s dockerstats.Stats
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

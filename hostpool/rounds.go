@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/snadboy/docker-monitor/dockerstats"
 )
 
 // Round is one host's stats samples, by container ID, read together. A nil
@@ -15,10 +17,10 @@ import (
 // missed the round's deadline or its call failed (counted).
 type Round struct {
 	At      time.Time
-	Samples map[string]*Stats
+	Samples map[string]*dockerstats.Stats
 	// Prev holds each container's sample from the round before, the first
 	// of the two samples a rate (the docker CLI's CPU percent) needs.
-	Prev map[string]*Stats
+	Prev map[string]*dockerstats.Stats
 }
 
 // statsRounds shares a host's stats calls between everyone who asks at
@@ -88,7 +90,7 @@ func roundContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // --stats.concurrency at a time. A call that misses the deadline or fails
 // leaves that container out and is counted; it never holds the round past
 // its deadline.
-func (h *Host) fetchStats(ctx context.Context) map[string]*Stats {
+func (h *Host) fetchStats(ctx context.Context) map[string]*dockerstats.Stats {
 	h.mu.RLock()
 	ids := make([]string, 0, len(h.containers))
 	for id, c := range h.containers {
@@ -100,7 +102,7 @@ func (h *Host) fetchStats(ctx context.Context) map[string]*Stats {
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
-		samples = make(map[string]*Stats, len(ids))
+		samples = make(map[string]*dockerstats.Stats, len(ids))
 		sem     = make(chan struct{}, max(1, h.opts.StatsConcurrency))
 	)
 	for _, id := range ids {

@@ -1,4 +1,4 @@
-package hostpool
+package dockerstats
 
 import "testing"
 
