@@ -29,7 +29,7 @@ test: lint
 
 # Unit tests only: the packages that need no daemon, sshd or root (alerts
 # needs promtool and amtool, and skips without them).
-UNIT_PKGS = ./config/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./api/... ./dashboards/... ./alerts/... ./telemetry/... ./internal/otlplab/... ./examples/...
+UNIT_PKGS = ./config/... ./dockerstats/... ./revp/... ./reload/... ./collector/... ./hostpool/... ./api/... ./dashboards/... ./alerts/... ./telemetry/... ./internal/otlplab/... ./examples/...
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/snadboy/docker-monitor/api"
+	"github.com/snadboy/docker-monitor/cgroupstats"
 	"github.com/snadboy/docker-monitor/collector"
 	"github.com/snadboy/docker-monitor/hostpool"
 	"github.com/snadboy/docker-monitor/reload"
@@ -130,6 +131,9 @@ func run(c *settings, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if c.hostOpts.LocalStats, err = localStats(c, logger); err != nil {
+		return err
+	}
 	pool, err := hostpool.New(hosts, c.hostOpts, metrics, logger)
 	if err != nil {
 		return err
@@ -209,6 +213,7 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
 	metricsHandler := promhttp.InstrumentMetricHandler(reg, exp.Handler(reg, c.handlerOpts, errLog))
 	mux.Handle(c.metricsPath, metricsHandler)
+	mux.Handle("/probe", exp.ProbeHandler(c.handlerOpts, errLog))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
@@ -226,6 +231,7 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 	if c.metricsPath != "/" {
 		links := []web.LandingLinks{
 			{Address: c.metricsPath, Text: "Metrics"},
+			{Address: "/probe", Text: "Probe", Description: "/probe?target=<host alias>: the metrics of one host, for sharding (docs/scaling.md)"},
 			{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
 			{Address: "/-/ready", Text: "Readiness", Description: "200 once every Docker host has ended its first sync attempt"},
 		}
@@ -251,4 +257,23 @@ func newMux(c *settings, reg *prometheus.Registry, exp *collector.Exporter, pool
 		mux.Handle("/", landing)
 	}
 	return mux, nil
+}
+
+// localStats opens the cgroup reader for --stats.source auto and cgroup.
+// Auto without a readable tree is the API, said once; cgroup refuses to
+// start, since every local host's stats would fail.
+func localStats(c *settings, logger *slog.Logger) (hostpool.LocalStats, error) {
+	if c.hostOpts.StatsSource == hostpool.StatsAPI {
+		return nil, nil
+	}
+	r, err := cgroupstats.New(c.cgroupRoot, c.procRoot)
+	switch {
+	case err == nil:
+		return r, nil
+	case c.hostOpts.StatsSource == hostpool.StatsCgroup:
+		return nil, fmt.Errorf("--stats.source=cgroup: %w (see --stats.cgroup-root and --stats.proc-root)", err)
+	default:
+		logger.Info("reading resource stats from the daemons: no cgroup tree to read", "err", err)
+		return nil, nil
+	}
 }

@@ -123,6 +123,9 @@ func (e *Exporter) Collector(ctx context.Context) prometheus.Collector {
 type scrape struct {
 	e   *Exporter
 	ctx context.Context
+	// hosts restricts the scrape to these hosts (a /probe); nil is every
+	// host of the pool.
+	hosts []*hostpool.Host
 }
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
@@ -136,7 +139,7 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	ctx, span := s.e.tracer.Start(s.ctx, "scrape")
 	defer span.End()
-	views := s.e.viewHosts(ctx)
+	views := s.e.viewHosts(ctx, s.hosts)
 	defer func() {
 		for _, v := range views {
 			v.span.End()
@@ -171,8 +174,11 @@ const pingShare = 3
 
 // viewHosts pings every host in parallel, each under its own deadline; a host
 // that does not answer by then is down for this scrape and holds nobody else up.
-func (e *Exporter) viewHosts(ctx context.Context) []*hostView {
-	hosts := e.pool.Hosts()
+// nil hosts is every host of the pool.
+func (e *Exporter) viewHosts(ctx context.Context, hosts []*hostpool.Host) []*hostView {
+	if hosts == nil {
+		hosts = e.pool.Hosts()
+	}
 	views := make([]*hostView, len(hosts))
 	pingCtx, cancel := context.WithCancel(ctx)
 	if deadline, ok := ctx.Deadline(); ok {

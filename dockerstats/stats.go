@@ -4,7 +4,14 @@
 // API's stats call and the cgroup files read directly (cgroupstats).
 package dockerstats
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotRunning is what either source answers for a container that is gone
+// or has stopped since the cache said it runs: churn, not a failure.
+var ErrNotRunning = errors.New("container not running")
 
 // Stats is one resource-stats sample of a container, decoded from Docker's
 // answer. Decoding only these fields allocates a quarter of what the full

@@ -156,6 +156,9 @@ func fromSummary(s container.Summary, old *Container) *Container {
 		c.ExitCode = code
 	}
 	c.Created = time.Unix(s.Created, 0)
+	if s.HostConfig.NetworkMode != "" {
+		c.NetworkMode = s.HostConfig.NetworkMode
+	}
 	c.ComposeProject = s.Labels["com.docker.compose.project"]
 	c.ComposeService = s.Labels["com.docker.compose.service"]
 	c.Health = ""

@@ -46,6 +46,9 @@ type Container struct {
 	// update event, which re-inspects, so they stay current.
 	CPULimit    float64
 	MemoryLimit int64
+	// NetworkMode is HostConfig.NetworkMode ("bridge", "host", ...): a
+	// container on the host's network has no network stats of its own.
+	NetworkMode string
 	// Published maps "80/tcp" to the host ports Docker publishes it on. A
 	// container that is not running has its configured bindings, where ""
 	// is a host port Docker picks at start (unknown until then).
@@ -142,6 +145,7 @@ func fromInspect(in container.InspectResponse) *Container {
 		}
 		c.CPULimit = cpuLimit(hc.NanoCPUs, hc.CPUQuota, hc.CPUPeriod)
 		c.MemoryLimit = max(hc.Memory, 0)
+		c.NetworkMode = string(hc.NetworkMode)
 	}
 	return c
 }

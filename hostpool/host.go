@@ -86,6 +86,7 @@ type Host struct {
 
 	feed  *Feed
 	stats statsRounds
+	local localSource
 
 	synced   chan struct{} // closed once the first sync attempt ended
 	syncOnce sync.Once
@@ -110,7 +111,7 @@ func newHost(hc config.Host, opts Options, m *Metrics, feed *Feed, log *slog.Log
 		opts.TracerProvider = noop.NewTracerProvider()
 	}
 	cli, tr, closeDialer := newClient(hc, opts, m, log, closed)
-	return &Host{
+	h := &Host{
 		tracer:      opts.TracerProvider.Tracer(TracerName),
 		Host:        hc,
 		cli:         cli,
@@ -127,6 +128,8 @@ func newHost(hc config.Host, opts Options, m *Metrics, feed *Feed, log *slog.Log
 		done:        make(chan struct{}),
 		closed:      closed,
 	}
+	h.initLocal()
+	return h
 }
 
 // Synced is closed once the host's first sync attempt has ended, whether it

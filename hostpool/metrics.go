@@ -14,6 +14,7 @@ type Metrics struct {
 	ActiveConnections    *prometheus.GaugeVec
 	EventsDropped        *prometheus.CounterVec
 	StatsErrors          *prometheus.CounterVec
+	StatsReads           *prometheus.CounterVec
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil: not registered).
@@ -49,10 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "docker_monitor_stats_errors_total",
 			Help: "Running containers whose resource stats were left out of a scrape, by host and reason (timeout: missed the scrape deadline; error: the call failed; not_running: the container stopped or went away meanwhile).",
 		}, []string{"host", "reason"}),
+		StatsReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "docker_monitor_stats_reads_total",
+			Help: "Resource-stats samples read, by host and source (api: the daemon's stats call; cgroup: the host's cgroup files and /proc, which cost the daemon nothing).",
+		}, []string{"host", "source"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.APIRequestDuration, m.ConnectionErrors, m.ContainersDiscovered,
-			m.DiscoveryDuration, m.ActiveConnections, m.EventsDropped, m.StatsErrors)
+			m.DiscoveryDuration, m.ActiveConnections, m.EventsDropped, m.StatsErrors, m.StatsReads)
 	}
 	return m
 }
@@ -67,4 +72,5 @@ func (m *Metrics) forget(host string) {
 	m.ActiveConnections.DeletePartialMatch(l)
 	m.EventsDropped.DeletePartialMatch(l)
 	m.StatsErrors.DeletePartialMatch(l)
+	m.StatsReads.DeletePartialMatch(l)
 }

@@ -31,6 +31,10 @@ type Options struct {
 	StatsConcurrency    int           // stats calls in flight per host in one round
 	StatsMaxAge         time.Duration // a round this recent is reused (0: only share one in flight)
 	EventHistory        int           // feed events kept for late subscribers
+	// StatsSource is StatsAuto, StatsAPI or StatsCgroup; LocalStats reads
+	// the cgroup files for local hosts (nil: every host uses the API).
+	StatsSource string
+	LocalStats  LocalStats
 	// TracerProvider traces resyncs, stats rounds and every Engine API call
 	// (through the Docker client's own instrumentation); nil is the no-op
 	// provider, which creates no span, and the client's instrumentation is

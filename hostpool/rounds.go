@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -38,7 +39,7 @@ type statsRounds struct {
 // round in flight, or a new one. A negative maxAge reuses no finished round
 // (a second sample for a rate). A caller whose ctx ends first stops
 // waiting and gets ok false; the round goes on for the others, until the
-// deadline of the caller that started it.
+// deadline of the caller that started it, who gets the round at its end.
 func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, ok bool) {
 	if maxAge >= 0 {
 		maxAge = max(maxAge, h.opts.StatsMaxAge)
@@ -51,7 +52,9 @@ func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, 
 			return last, true
 		}
 	}
+	var mine atomic.Bool // this caller started the round, with its deadline
 	res := h.stats.flight.DoChan("", func() (any, error) {
+		mine.Store(true)
 		roundCtx, cancel := roundContext(ctx)
 		defer cancel()
 		roundCtx, span := h.startSpan(roundCtx, "stats round")
@@ -71,6 +74,12 @@ func (h *Host) StatsRound(ctx context.Context, maxAge time.Duration) (r *Round, 
 	case res := <-res:
 		return res.Val.(*Round), true
 	case <-ctx.Done():
+		if mine.Load() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The round ends at this same deadline and counts each call
+			// it cut short; the caller that stopped waiting would count
+			// the same containers again.
+			return (<-res).Val.(*Round), true
+		}
 		return nil, false
 	}
 }
@@ -86,26 +95,26 @@ func roundContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.WithoutCancel(ctx))
 }
 
-// fetchStats calls stats for every running container, at most
+// fetchStats reads stats for every running container, at most
 // --stats.concurrency at a time. A call that misses the deadline or fails
 // leaves that container out and is counted; it never holds the round past
 // its deadline.
 func (h *Host) fetchStats(ctx context.Context) map[string]*dockerstats.Stats {
 	h.mu.RLock()
-	ids := make([]string, 0, len(h.containers))
-	for id, c := range h.containers {
+	targets := make([]statsTarget, 0, len(h.containers))
+	for _, c := range h.containers {
 		if c.Running() {
-			ids = append(ids, id)
+			targets = append(targets, targetOf(c))
 		}
 	}
 	h.mu.RUnlock()
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
-		samples = make(map[string]*dockerstats.Stats, len(ids))
+		samples = make(map[string]*dockerstats.Stats, len(targets))
 		sem     = make(chan struct{}, max(1, h.opts.StatsConcurrency))
 	)
-	for _, id := range ids {
+	for _, t := range targets {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -116,7 +125,7 @@ func (h *Host) fetchStats(ctx context.Context) map[string]*dockerstats.Stats {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := h.Stats(ctx, id)
+			s, err := h.readStats(ctx, t)
 			switch {
 			case errors.Is(err, ErrNotRunning):
 				h.CountStatsError("not_running")
@@ -126,11 +135,11 @@ func (h *Host) fetchStats(ctx context.Context) map[string]*dockerstats.Stats {
 				return
 			case err != nil:
 				h.CountStatsError("error")
-				h.log.Debug("stats failed", "container", id, "err", err)
+				h.log.Debug("stats failed", "container", t.id, "err", err)
 				return
 			}
 			mu.Lock()
-			samples[id] = s
+			samples[t.id] = s
 			mu.Unlock()
 		}()
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // runningIDs is the host's running containers, by ID.
@@ -106,5 +108,31 @@ func TestResyncPublishesWhatTheStreamMissed(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no container_update after the resync")
+	}
+}
+
+// A round that misses its starter's deadline counts each container it cut
+// short once: the starter gets the round at its end instead of stopping
+// waiting and counting the same containers again (the collector counts
+// only for a round it stopped waiting for).
+func TestStatsRoundDeadlineCountsOnce(t *testing.T) {
+	fake := startFake(t)
+	pool, m := startPool(t, fake, DefaultOptions)
+	waitUntil(t, "first sync", pool.Ready)
+	h := pool.Hosts()[0]
+	running := len(runningIDs(h))
+	release := fake.HoldStats()
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	r, ok := h.StatsRound(ctx, 0)
+	if !ok || r == nil {
+		t.Fatalf("the round's starter got ok %v, round %v; want the round", ok, r)
+	}
+	if len(r.Samples) != 0 {
+		t.Errorf("%d samples from held calls", len(r.Samples))
+	}
+	if got := testutil.ToFloat64(m.StatsErrors.WithLabelValues("fake", "timeout")); got != float64(running) {
+		t.Errorf("stats_errors_total{reason=timeout} = %v for %d running containers cut short, want %d", got, running, running)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -13,9 +12,9 @@ import (
 	"github.com/snadboy/docker-monitor/dockerstats"
 )
 
-// ErrNotRunning is the answer to a stats call for a container that is gone
+// ErrNotRunning is the answer to a stats read for a container that is gone
 // or has stopped since the cache said it runs: churn, not a failure.
-var ErrNotRunning = errors.New("container not running")
+var ErrNotRunning = dockerstats.ErrNotRunning
 
 // Stats reads one resource-stats sample of a running container. one-shot
 // makes the daemon answer from its latest sample instead of waiting for a

@@ -22,24 +22,33 @@ const benchContainers = 50
 // benchLab is set up once per process: Go runs a benchmark function more
 // than once (b.N = 1 first), and 50 containers are too slow to recreate.
 var benchLab struct {
-	once     sync.Once
-	d        *testlab.Daemon
-	url      string
-	exporter *testlab.Exporter
-	err      error
+	once      sync.Once
+	d         *testlab.Daemon
+	exporters map[string]*testlab.Exporter // by --stats.source
+	err       error
 }
 
 // BenchmarkScrape50 scrapes a separately running exporter binary that
-// watches 50 running containers, the way Prometheus would, and compares it
-// with `docker stats --no-stream` over the same containers.
+// watches 50 running containers, the way Prometheus would, once per stats
+// source, and compares it with `docker stats --no-stream` over the same
+// containers. Its figures are the exporter's and the daemon's CPU per fresh
+// scrape: the daemon's is the cost the cgroup source removes.
 func BenchmarkScrape50(b *testing.B) {
 	benchLab.once.Do(func() { setupBench(b) })
 	if benchLab.err != nil {
 		b.Fatal(benchLab.err)
 	}
+	for _, source := range []string{"api", "cgroup"} {
+		b.Run("source="+source, func(b *testing.B) { benchScrape(b, source) })
+	}
+}
+
+func benchScrape(b *testing.B, source string) {
 	d := benchLab.d
+	exporter := benchExporter(b, source)
+	url := exporter.URL + "/metrics"
 	scrape := func() time.Duration {
-		req, _ := http.NewRequest(http.MethodGet, benchLab.url, nil)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
 		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
@@ -52,18 +61,21 @@ func BenchmarkScrape50(b *testing.B) {
 		if n := strings.Count(string(body), "docker_container_cpu_usage_seconds_total{"); n < benchContainers {
 			var diag []string
 			for _, l := range strings.Split(string(body), "\n") {
-				if strings.HasPrefix(l, "docker_host_up") || strings.HasPrefix(l, "docker_monitor_stats_errors") ||
+				if strings.HasPrefix(l, "docker_host_up") || strings.HasPrefix(l, "docker_monitor_stats_") ||
 					strings.HasPrefix(l, "docker_monitor_scrape_collector") || strings.HasPrefix(l, "docker_host_containers") {
 					diag = append(diag, l)
 				}
 			}
 			b.Fatalf("scrape has CPU stats for %d containers, want %d:\n%s", n, benchContainers, strings.Join(diag, "\n"))
 		}
+		if n := strings.Count(string(body), `docker_monitor_stats_reads_total{host="`); n != 1 || !strings.Contains(string(body), `source="`+source+`"`) {
+			b.Fatalf("scrape read stats from other sources than %s: %d series of docker_monitor_stats_reads_total", source, n)
+		}
 		return elapsed
 	}
 	scrape() // warm the connection pool
 
-	exporterPID := benchLab.exporter.PID
+	exporterPID := exporter.PID
 	daemonPIDs := d.ServicePIDs()
 	cpu0, dcpu0 := cpuSeconds(exporterPID), sumCPU(daemonPIDs)
 	durations := make([]time.Duration, 0, b.N)
@@ -93,16 +105,17 @@ func BenchmarkScrape50(b *testing.B) {
 	b.ReportMetric(cpu*1000, "exporter-cpu-ms/scrape")
 	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(dcpu*1000, "dockerd-cpu-ms/scrape")
+	b.ReportMetric((cpu+dcpu)*1000, "total-cpu-ms/scrape")
 	b.ReportMetric(refMed.Seconds(), "docker-stats-median-s")
 	b.ReportMetric(refMed.Seconds()/med.Seconds(), "docker-stats/scrape")
-	fmt.Fprintf(os.Stderr, "\n%d running containers, %d scrapes:\n"+
+	fmt.Fprintf(os.Stderr, "\n%d running containers, %d scrapes, --stats.source=%s:\n"+
 		"  exporter scrape median          %8.3f s\n"+
 		"  exporter CPU per scrape         %8.2f ms\n"+
 		"  exporter peak RSS               %8.1f MiB\n"+
 		"  dockerd+containerd CPU / scrape %8.2f ms\n"+
 		"  docker stats --no-stream median %8.3f s (5 runs)\n"+
 		"  ratio docker stats / scrape     %8.1f x\n",
-		benchContainers, b.N, med.Seconds(), cpu*1000, float64(rss)/(1<<20), dcpu*1000, refMed.Seconds(), refMed.Seconds()/med.Seconds())
+		benchContainers, b.N, source, med.Seconds(), cpu*1000, float64(rss)/(1<<20), dcpu*1000, refMed.Seconds(), refMed.Seconds()/med.Seconds())
 }
 
 func setupBench(b *testing.B) {
@@ -113,30 +126,36 @@ func setupBench(b *testing.B) {
 	for i := 0; i < benchContainers; i++ {
 		d.Docker(b, "run", "-d", "--name", fmt.Sprintf("bench-%02d", i), "--network", d.Network(b), d.Image(b))
 	}
-	// DOCKER_MONITOR_BENCH_BINARY compares another build (an older commit)
-	// under the same daemon and containers.
+	benchLab.exporters = map[string]*testlab.Exporter{}
+}
+
+// benchExporter starts the exporter binary reading stats from source once
+// per process. DOCKER_MONITOR_BENCH_BINARY compares another build (an
+// older commit) under the same daemon and containers.
+func benchExporter(b *testing.B, source string) *testlab.Exporter {
+	if e := benchLab.exporters[source]; e != nil {
+		return e
+	}
 	bin := os.Getenv("DOCKER_MONITOR_BENCH_BINARY")
 	if bin == "" {
 		bin = testlab.ExporterBinary(b)
 	}
-	e, err := testlab.LaunchExporter(bin, nil, "--docker.host="+d.Host)
+	e, err := testlab.LaunchExporter(bin, nil, "--docker.host="+benchLab.d.Host, "--stats.source="+source)
 	if err != nil {
-		benchLab.err = err
-		return
+		b.Fatal(err)
 	}
-	benchLab.exporter = e
 	registerBenchCleanup(func() { _ = e.Stop() })
-	benchLab.url = e.URL + "/metrics"
-	ready := strings.TrimSuffix(benchLab.url, "/metrics") + "/-/ready"
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(ready); err == nil {
+		if resp, err := http.Get(e.URL + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				benchLab.exporters[source] = e
+				return e
 			}
 		}
 	}
-	benchLab.err = fmt.Errorf("exporter not ready after 60s")
+	b.Fatalf("exporter (--stats.source=%s) not ready after 60s", source)
+	return nil
 }
 
 var (

@@ -15,10 +15,17 @@ import (
 // Containers removed while scrapes run are churn, not failure: a container
 // that goes between the cache read and its stats call is left out, counted
 // as not_running, and the stats collector still succeeds. (Before, 35 of
-// 89 scrapes during such churn reported stats success 0.)
+// 89 scrapes during such churn reported stats success 0.) Both sources:
+// read from the files, a container gone mid-read is churn too.
 func TestChurnIsNoStatsFailure(t *testing.T) {
+	for _, source := range []string{hostpool.StatsAPI, hostpool.StatsCgroup} {
+		t.Run(source, func(t *testing.T) { testChurn(t, source) })
+	}
+}
+
+func testChurn(t *testing.T, source string) {
 	d := testlab.Shared(t)
-	exp := startExporter(t, []config.Host{testlab.Host(t, "churn", d.Host)}, hostpool.DefaultOptions, collector.Options{})
+	exp := startExporter(t, []config.Host{testlab.Host(t, "churn", d.Host)}, statsOpts(t, source), collector.Options{})
 
 	image, network := d.Image(t), d.Network(t)
 	stop := make(chan struct{})
@@ -69,6 +76,9 @@ func TestChurnIsNoStatsFailure(t *testing.T) {
 	m := exp.scrape(t)
 	notRunning, _ := m.get("docker_monitor_stats_errors_total", lbl("host", "churn", "reason", "not_running"))
 	t.Logf("%d scrapes during churn, %d containers counted not_running", scrapes, int(notRunning))
+	if v, _ := m.get("docker_monitor_stats_reads_total", lbl("host", "churn", "source", source)); v == 0 {
+		t.Errorf("no samples read from source %s", source)
+	}
 	if failed > 0 {
 		t.Errorf("%d of %d scrapes during churn reported stats success 0 without a timeout", failed, scrapes)
 	}

@@ -152,7 +152,7 @@ func route(path, metricsPath string) string {
 		return metricsPath
 	case strings.HasPrefix(path, "/api/"):
 		return "/api/v1/*"
-	case path == "/-/healthy" || path == "/-/ready" || path == "/-/reload":
+	case path == "/-/healthy" || path == "/-/ready" || path == "/-/reload" || path == "/probe":
 		return path
 	}
 	return "/"
