@@ -397,3 +397,49 @@ func containerLogs(t *testing.T, d *testlab.Daemon, container string) string {
 	}
 	return b.String()
 }
+
+// TestDockerImageCgroupStats runs the image as docs/scaling.md says, with
+// the host's cgroup tree and /proc mounted read-only and the host's cgroup
+// namespace: its containers' stats come from the files, as the unprivileged
+// user. Without the mounts, auto finds the files are not the daemon's and
+// asks the daemon.
+func TestDockerImageCgroupStats(t *testing.T) {
+	d := testlab.Shared(t)
+	image := buildImage(t, d)
+	sock := strings.TrimPrefix(d.Host, "unix://")
+	var st syscall.Stat_t
+	if err := syscall.Stat(sock, &st); err != nil {
+		t.Fatal(err)
+	}
+	d.Run(t, "img-cg-target", nil)
+	for _, tc := range []struct {
+		name, source string
+		args         []string
+	}{
+		{"img-cg-mounts", "cgroup", []string{"-v", "/sys/fs/cgroup:/host/sys/fs/cgroup:ro", "-v", "/proc:/host/proc:ro", "--cgroupns=host"}},
+		{"img-cg-none", "api", nil},
+	} {
+		args := append([]string{"run", "-d", "--name", tc.name, "--network", d.Network(t),
+			"-v", sock + ":/var/run/docker.sock:ro", "--group-add", fmt.Sprint(st.Gid), "-p", "127.0.0.1::9742"}, tc.args...)
+		args = append(args, image)
+		if tc.args != nil {
+			args = append(args, "--stats.cgroup-root=/host/sys/fs/cgroup", "--stats.proc-root=/host/proc")
+		}
+		d.Docker(t, args...)
+		t.Cleanup(func() { d.Docker(t, "rm", "-f", tc.name) })
+		addr := strings.Fields(d.Docker(t, "port", tc.name, "9742/tcp"))[0]
+		other := map[string]string{"cgroup": "api", "api": "cgroup"}[tc.source]
+		m := waitForMetrics(t, d, tc.name, "http://"+addr+"/metrics", "stats of img-cg-target from "+tc.source, func(m metrics) bool {
+			return m.count("docker_container_cpu_usage_seconds_total", lbl("host", "local", "name", "img-cg-target")) == 1 &&
+				m.atLeast("docker_monitor_stats_reads_total", lbl("host", "local", "source", tc.source), 4)
+		})
+		// auto reads the files of at most 3 containers before it gives up on them.
+		if v, _ := m.get("docker_monitor_stats_reads_total", lbl("host", "local", "source", other)); tc.source == "cgroup" && v != 0 {
+			t.Errorf("%s: %v samples from the %s with the mounts", tc.name, v, other)
+		}
+		want := map[string]string{"cgroup": "reading resource stats from the cgroup files", "api": "reading resource stats from the daemon"}[tc.source]
+		if logs := containerLogs(t, d, tc.name); !strings.Contains(logs, want) {
+			t.Errorf("%s: no log line says where stats come from:\n%s", tc.name, logs)
+		}
+	}
+}
