@@ -46,6 +46,9 @@ type Reader struct {
 	// cgroup reports a huge number, Docker the host's memory. Docker reads
 	// it once at start-up too.
 	machineMemory uint64
+
+	groups groupCache
+	system systemCache
 }
 
 // New returns a Reader of the cgroup tree mounted at cgroupRoot (usually
@@ -87,7 +90,7 @@ func (r *Reader) Read(id string, pid int, hostNetwork bool) (*dockerstats.Stats,
 		return nil, fmt.Errorf("cgroup stats %.12s: bad pid %d", id, pid)
 	}
 	s := &dockerstats.Stats{Read: time.Now()}
-	groups, err := r.cgroupsOf(id, pid)
+	groups, err := r.groups.get(id, pid, r.cgroupsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +100,7 @@ func (r *Reader) Read(id string, pid int, hostNetwork bool) (*dockerstats.Stats,
 		err = r.v1.read(s, groups)
 	}
 	if err != nil {
+		r.groups.forget(id)
 		return nil, fmt.Errorf("cgroup stats %.12s (pid %d): %w", id, pid, err)
 	}
 	s.MemoryStats.Limit = r.capLimit(s.MemoryStats.Limit)
@@ -108,7 +112,7 @@ func (r *Reader) Read(id string, pid int, hostNetwork bool) (*dockerstats.Stats,
 			return nil, fmt.Errorf("cgroup stats %.12s (pid %d): %w", id, pid, err)
 		}
 	}
-	if s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs, err = readProcStat(filepath.Join(r.procRoot, "stat")); err != nil {
+	if s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs, err = r.system.get(filepath.Join(r.procRoot, "stat")); err != nil {
 		return nil, fmt.Errorf("cgroup stats %.12s: %w", id, err)
 	}
 	return s, nil
