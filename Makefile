@@ -48,6 +48,8 @@ bench:
 	$(GO) test -run '^$$' -bench FeedLagBurst20 -benchtime 5x -count 1 -timeout 20m ./integration/
 	$(GO) test -run '^$$' -bench ScrapeOTLPDown -benchtime 20x -count 1 -timeout 20m ./integration/
 	$(GO) test -run '^$$' -bench . -count 1 ./api/ ./hostpool/
+	$(GO) test -run '^$$' -bench Scale -benchtime 10x -count 3 -timeout 60m ./integration/
+	$(GO) test -run '^$$' -bench Read -count 3 ./cgroupstats/
 
 # Regenerate the Grafana dashboards in dashboards/ from their Go code.
 dashboards:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -114,15 +115,28 @@ func (t *v1Tree) read(s *dockerstats.Stats, groups map[string]string) error {
 	}
 	m, err := cg.Stat(cgroup1.IgnoreNotExist)
 	if err != nil {
-		return fmt.Errorf("reading cgroup: %w", err)
+		return t.removedOr(fmt.Errorf("reading cgroup: %w", err), groups)
 	}
 	fillV1(s, m)
 	if p, ok := groups["blkio"]; ok && t.dirs["blkio"] != "" {
 		if s.BlkioStats.IoServiceBytesRecursive, err = readBlkio(t.dir("blkio", p), t.cfq); err != nil {
-			return err
+			return t.removedOr(err, groups)
 		}
 	}
 	return t.stillThere(groups)
+}
+
+// removedOr is ErrGone if a read failed because the container's cgroup is
+// being removed, else err. The kernel answers ENODEV for the files of a
+// cgroup it is tearing down, whose directory may still be there.
+func (t *v1Tree) removedOr(err error, groups map[string]string) error {
+	if errors.Is(err, syscall.ENODEV) {
+		return fmt.Errorf("%w: %w", ErrGone, err)
+	}
+	if gone := t.stillThere(groups); gone != nil {
+		return gone
+	}
+	return err
 }
 
 func fillV1(s *dockerstats.Stats, m *v1stats.Metrics) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 	v2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
@@ -18,19 +19,29 @@ import (
 // entries, and "max" limits read as the largest uint64 (a memory limit is
 // then capped at the host's memory by the caller, as Docker caps it).
 func (r *Reader) readV2(s *dockerstats.Stats, group string) error {
+	dir := filepath.Join(r.cgroupRoot, group)
+	// The library reads a missing file as zero: a cgroup removed while it
+	// was read must not pass for an idle one. The kernel answers ENODEV
+	// for the files of a cgroup it is tearing down.
+	removedOr := func(err error) error {
+		if _, serr := os.Lstat(dir); errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("%w: %s removed", ErrGone, dir)
+		}
+		if errors.Is(err, syscall.ENODEV) {
+			return fmt.Errorf("%w: %w", ErrGone, err)
+		}
+		return err
+	}
 	mgr, err := cgroup2.Load(group, cgroup2.WithMountpoint(r.cgroupRoot))
 	if err != nil {
-		return fmt.Errorf("cgroup %q: %w", group, err)
+		return removedOr(fmt.Errorf("cgroup %q: %w", group, err))
 	}
 	m, err := statV2(mgr)
-	if err != nil {
-		return fmt.Errorf("reading cgroup %s: %w", group, err)
+	if err == nil {
+		err = removedOr(nil)
 	}
-	// The library reads a missing file as zero: a cgroup removed while it
-	// was read must not pass for an idle one.
-	dir := filepath.Join(r.cgroupRoot, group)
-	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: %s removed", ErrGone, dir)
+	if err != nil {
+		return removedOr(fmt.Errorf("reading cgroup %s: %w", group, err))
 	}
 	if c := m.CPU; c != nil {
 		u := &s.CPUStats.CPUUsage

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,17 @@ var (
 		"CPU limit of the container in cores (--cpus, or --cpu-quota over --cpu-period); absent without a limit.", containerLabels, nil)
 	containerFinishedDesc = prometheus.NewDesc("docker_container_finished_timestamp_seconds",
 		"When the container last stopped, in seconds since the Unix epoch; absent if it never stopped.", containerLabels, nil)
+)
+
+// statesByValue and healthByValue are hostpool.States and
+// hostpool.HealthStatuses sorted. The registry sorts each family's series
+// by label values: emitted already in that order (hosts by alias,
+// containers by name, then these), a family costs its sort one pass
+// instead of n log n comparisons that each chase pointers through memory,
+// which was the largest part of gathering 10 hosts of 1,000 containers.
+var (
+	statesByValue = slices.Sorted(slices.Values(hostpool.States))
+	healthByValue = slices.Sorted(slices.Values(hostpool.HealthStatuses))
 )
 
 type containerConcern struct {
@@ -117,11 +129,11 @@ func (cc *containerConcern) emit(ch chan<- prometheus.Metric, host string, c *ho
 		info = append(info, c.Labels[k])
 	}
 	gauge(cc.infoDesc, 1, info...)
-	for _, s := range hostpool.States {
+	for _, s := range statesByValue {
 		gauge(containerStateDesc, boolToFloat(c.State == s), s)
 	}
 	if c.Health != "" {
-		for _, s := range hostpool.HealthStatuses {
+		for _, s := range healthByValue {
 			gauge(containerHealthDesc, boolToFloat(c.Health == s), s)
 		}
 		gauge(containerFailingStreakDesc, float64(c.FailingStreak))

@@ -26,15 +26,28 @@ type eventKey struct{ typ, action string }
 // for hosts that are down too, since counters must not reset; a host that
 // leaves the pool takes its counters with it.
 type eventsConcern struct {
-	sub *hostpool.Subscription
-	log *slog.Logger
+	sub   *hostpool.Subscription
+	log   *slog.Logger
+	queue int // the subscription's size
 
 	mu     sync.Mutex
 	counts map[string]map[eventKey]float64 // by host
 }
 
 func newEventsConcern(pool *hostpool.Pool, log *slog.Logger) *eventsConcern {
-	ec := &eventsConcern{sub: pool.Subscribe(eventQueue), log: log, counts: map[string]map[eventKey]float64{}}
+	return newEventsConcernQueue(pool, log, eventQueue)
+}
+
+// newEventsConcernQueue is newEventsConcern with a queue of size events.
+func newEventsConcernQueue(pool *hostpool.Pool, log *slog.Logger, size int) *eventsConcern {
+	// Only what count uses takes a place in the queue: a resync publishes
+	// an update for every new container, 10,000 when ten hosts of 1,000
+	// first sync, which filled the queue and lost the Docker events that
+	// came with them.
+	sub, _ := pool.SubscribeWith(hostpool.SubscribeOptions{Size: size, Match: func(e *hostpool.Event) bool {
+		return e.Kind == hostpool.KindDockerEvent || e.Kind == hostpool.KindHostRemoved
+	}})
+	ec := &eventsConcern{sub: sub, log: log, queue: size, counts: map[string]map[eventKey]float64{}}
 	go func() {
 		for e := range ec.sub.C() {
 			ec.mu.Lock()
@@ -58,7 +71,7 @@ func (ec *eventsConcern) count(e *hostpool.Event) {
 	case hostpool.KindHostRemoved:
 		delete(ec.counts, e.Host)
 	case hostpool.KindLagged:
-		ec.log.Warn("docker_events_total missed events: its queue on the event feed was full", "queue", eventQueue)
+		ec.log.Warn("docker_events_total missed events: its queue on the event feed was full", "queue", ec.queue)
 	}
 }
 

@@ -81,5 +81,5 @@ func (e *Exporter) Gather(ctx context.Context, global prometheus.Gatherer) ([]*d
 	reg.MustRegister(e.Collector(ctx))
 	// The scrape's own registry is gathered first, so the self-metrics
 	// from the global one already count this scrape's errors.
-	return prometheus.Gatherers{reg, global}.Gather()
+	return gatherBoth(reg, global)
 }

@@ -73,7 +73,7 @@ func (hostConcern) update(_ context.Context, views []*hostView, ch chan<- promet
 		for _, c := range v.snap.Containers {
 			counts[c.State]++
 		}
-		for _, s := range hostpool.States {
+		for _, s := range statesByValue {
 			ch <- prometheus.MustNewConstMetric(hostContainersDesc, prometheus.GaugeValue, float64(counts[s]), name, s)
 		}
 	}

@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,50 +73,60 @@ func (statsConcern) describe(ch chan<- *prometheus.Desc) {
 }
 
 func (statsConcern) update(ctx context.Context, views []*hostView, ch chan<- prometheus.Metric) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		complete = true
-	)
-	for _, v := range views {
-		if !v.cacheUsable() {
-			continue
+	// The rounds are read together, each waiting for its daemon; the
+	// samples are then emitted host by host in the order of views, and by
+	// container name, the order the registry sorts each family in, so that
+	// its sort is one pass (see statesByValue).
+	rounds := make([]*hostpool.Round, len(views))
+	var wg sync.WaitGroup
+	for i, v := range views {
+		if v.cacheUsable() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r, ok := v.host.StatsRound(v.ctx, 0); ok {
+					rounds[i] = r
+				}
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			round, ok := v.host.StatsRound(v.ctx, 0)
-			for _, c := range v.snap.Containers {
-				if !c.Running() {
-					continue
-				}
-				if !ok {
-					// This scrape's deadline ended while it waited for a
-					// round another caller started: the round counts what
-					// it misses, this scrape counts what it left out.
-					v.host.CountStatsError("timeout")
-					mu.Lock()
-					complete = false
-					mu.Unlock()
-					continue
-				}
-				s, found := round.Samples[c.ID]
-				switch {
-				case !found:
-					mu.Lock()
-					complete = false
-					mu.Unlock()
-				case s != nil:
-					emitStats(ch, v.host.Alias, c, s)
-				}
-			}
-		}()
 	}
 	wg.Wait()
+	complete := true
+	for i, v := range views {
+		if v.cacheUsable() && !emitRound(ch, v, rounds[i]) {
+			complete = false
+		}
+	}
 	if !complete {
 		return errStatsIncomplete
 	}
 	return anySyncing(views)
+}
+
+// emitRound emits a host's samples and says whether every running
+// container had one. A nil round is one this scrape stopped waiting for
+// (another caller started it): the round counts what it misses, this
+// scrape counts what it left out.
+func emitRound(ch chan<- prometheus.Metric, v *hostView, round *hostpool.Round) bool {
+	complete := true
+	for _, c := range v.snap.Containers {
+		if !c.Running() {
+			continue
+		}
+		if round == nil {
+			v.host.CountStatsError("timeout")
+			complete = false
+			continue
+		}
+		s, found := round.Samples[c.ID]
+		switch {
+		case !found:
+			complete = false
+		case s != nil:
+			emitStats(ch, v.host.Alias, c, s)
+		}
+	}
+	return complete
 }
 
 // emitStats writes one container's sample. The limits come from the cached
@@ -145,12 +157,12 @@ func emitStats(ch chan<- prometheus.Metric, host string, c *hostpool.Container, 
 		gauge(memLimitDesc, float64(s.MemoryStats.Limit))
 	}
 
-	for iface, n := range s.Networks {
-		for k, v := range map[string]uint64{
-			"receive_bytes": n.RxBytes, "receive_packets": n.RxPackets, "receive_errors": n.RxErrors, "receive_dropped": n.RxDropped,
-			"transmit_bytes": n.TxBytes, "transmit_packets": n.TxPackets, "transmit_errors": n.TxErrors, "transmit_dropped": n.TxDropped,
-		} {
-			counter(netDescs[k], float64(v), iface)
+	// Interfaces by name, and no map per interface: the registry's order,
+	// and no garbage per container.
+	for _, iface := range slices.Sorted(maps.Keys(s.Networks)) {
+		n := s.Networks[iface]
+		for i, v := range [...]uint64{n.RxBytes, n.RxPackets, n.RxErrors, n.RxDropped, n.TxBytes, n.TxPackets, n.TxErrors, n.TxDropped} {
+			counter(netDescs[netDescOrder[i]], float64(v), iface)
 		}
 	}
 

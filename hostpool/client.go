@@ -78,6 +78,10 @@ func newClient(h config.Host, opts Options, m *Metrics, log *slog.Logger, closed
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: opts.Timeout,
 		DisableCompression:  true,
+		// A request is a GET line and a few headers; every connection kept
+		// for the stats calls holds this buffer (10,000 of them for ten
+		// hosts of 1,000 containers), and the default is 4 KiB.
+		WriteBufferSize: 1024,
 	}
 	hc := &http.Client{
 		Transport: &timedTransport{base: tr, hist: m.APIRequestDuration, host: h.Alias,

@@ -110,6 +110,10 @@ func startMonitoringStack(t *testing.T, a, b *testlab.Daemon) (*testlab.Exporter
 	hosts := writeMonitoringHosts(t, map[string]*testlab.Daemon{monA: a, monB: b})
 	exp := testlab.StartExporter(t, testlab.ExporterBinary(t), nil, "--config.file="+hosts,
 		"--revp.probe", "--revp.probe-timeout=500ms",
+		// The API, not the cgroup files that answer in milliseconds: the
+		// stats-error panels need a short scrape that misses the daemon's
+		// once-a-second stats tick (missStatsDeadline).
+		"--stats.source=api",
 		// The scrape deadline is then 1.8s of Prometheus' 1.9s (below).
 		"--scrape.timeout-offset=100ms",
 		// Events arrive in bursts (every docker run, every restart of the

@@ -42,7 +42,10 @@ func TestReadOnlyEngineAPI(t *testing.T) {
 	hosts := roHosts{path: filepath.Join(t.TempDir(), "hosts.yml"), socket: rec.Socket}
 	hosts.write(t, "ro")
 	exp := testlab.StartExporter(t, testlab.ExporterBinary(t), nil, "--config.file="+hosts.path,
-		"--web.enable-lifecycle", "--revp.probe", "--docker.retry-initial-delay=1s", "--docker.retry-max-delay=2s")
+		"--web.enable-lifecycle", "--revp.probe", "--docker.retry-initial-delay=1s", "--docker.retry-max-delay=2s",
+		// Every call the exporter can make, the stats call included: the
+		// cgroup files would answer for it.
+		"--stats.source=api")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("exporter log:\n%s", tail(exp.Logs(), 80))

@@ -39,6 +39,15 @@ type Server struct {
 	hold     map[string]chan struct{} // by endpoint: answers wait for it to close
 	requests sync.Map                 // endpoint -> *atomic.Int64
 	ev       emitter                  // open event streams, for Emit
+
+	opts  Options
+	tick  *statsTicker       // nil without Options.StatsTick
+	stop  chan struct{}      // closed by Close: ends the server's own goroutines
+	once  sync.Once          // closes stop
+	clone map[string]*source // recorded containers as Populate clones them, by name
+	hc    []healthChecked    // clones with a healthcheck, for RunHealthchecks
+	// populated counts the clones Populate made, which number its names.
+	populated int
 }
 
 // Dataset returns the path of the recorded data shipped with this package.
@@ -47,26 +56,40 @@ func Dataset() string {
 	return filepath.Join(filepath.Dir(file), "testdata", "docker-20.10")
 }
 
-// Start serves the recorded dataset on a socket in dir.
-func Start(dir string) (*Server, error) {
+// Start serves the recorded dataset on a socket in dir, answering at once.
+func Start(dir string) (*Server, error) { return StartWith(dir, Options{}) }
+
+// StartWith serves the recorded dataset on a socket in dir, with the
+// timing of o.
+func StartWith(dir string, o Options) (*Server, error) {
 	s := &Server{dir: Dataset(), files: map[string][]byte{}, inspect: map[string][]byte{}, stats: map[string][]byte{},
-		byName: map[string]string{}, endStats: map[string]bool{}, hold: map[string]chan struct{}{}}
+		byName: map[string]string{}, endStats: map[string]bool{}, hold: map[string]chan struct{}{},
+		opts: o, stop: make(chan struct{})}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	sock := filepath.Join(dir, "fake.sock")
+	sock := o.Socket
+	if sock == "" {
+		sock = filepath.Join(dir, "fake.sock")
+	}
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fake daemon: %w", err)
 	}
 	s.ln, s.Host = ln, "unix://"+sock
+	if o.StatsTick > 0 {
+		s.tick = startStatsTicker(o.StatsTick, s.stop)
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
-// Close stops serving; open event streams end.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops serving and the server's own goroutines; open event streams end.
+func (s *Server) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	return s.srv.Close()
+}
 
 // SetHang makes the fake accept requests and never answer them, as a wedged
 // daemon or a half-open tunnel does.
@@ -236,14 +259,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "_ping":
 		s.count("ping")
+		if !s.delay(r) {
+			return
+		}
 		for k, v := range s.pingHdr {
 			w.Header()[k] = v
 		}
 		_, _ = w.Write([]byte("OK"))
 	case path == "version" || path == "info" || path == "images/json" || path == "containers/json":
 		name := strings.TrimSuffix(path, "/json")
-		s.count(name)
-		if !s.wait(r, name) {
+		if !s.begin(r, name) {
 			return
 		}
 		s.mu.RLock()
@@ -254,14 +279,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.count("events")
 		s.events(w, r)
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "json":
-		s.count("inspect")
-		if !s.wait(r, "inspect") {
+		if !s.begin(r, "inspect") {
 			return
 		}
 		s.container(w, s.inspect, parts[1])
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "stats":
 		s.count("stats")
-		if !s.wait(r, "stats") {
+		// The daemon's collector publishes at its tick; the answer is
+		// written after that.
+		if !s.wait(r, "stats") || !s.nextTick(r) || !s.delay(r) {
 			return
 		}
 		s.mu.RLock()
@@ -276,6 +302,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, `{"message":"page not found"}`, http.StatusNotFound)
 	}
+}
+
+// begin counts a request, then holds it while a test holds its endpoint
+// and for the daemon's latency; false: the client left.
+func (s *Server) begin(r *http.Request, endpoint string) bool {
+	s.count(endpoint)
+	return s.wait(r, endpoint) && s.delay(r)
 }
 
 // wait holds a request while a test holds its endpoint; false: the client left.

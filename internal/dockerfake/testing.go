@@ -13,3 +13,15 @@ func StartT(t testing.TB) *Server {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// StartFleetT starts a fleet in a temporary directory of t, until the end
+// of the test.
+func StartFleetT(t testing.TB, o FleetOptions) *Fleet {
+	t.Helper()
+	f, err := StartFleet(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
