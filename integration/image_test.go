@@ -69,13 +69,9 @@ func TestDockerImage(t *testing.T) {
 	d := testlab.Shared(t)
 	image := buildImage(t, d)
 
-	sock := strings.TrimPrefix(d.Host, "unix://")
-	var st syscall.Stat_t
-	if err := syscall.Stat(sock, &st); err != nil {
-		t.Fatal(err)
-	}
+	sock, gid := socketGroup(t, d)
 	d.Docker(t, "run", "-d", "--name", "img-exporter", "--network", d.Network(t),
-		"-v", sock+":/var/run/docker.sock:ro", "--group-add", fmt.Sprint(st.Gid),
+		"-v", sock+":/var/run/docker.sock:ro", "--group-add", gid,
 		"-p", "127.0.0.1::9742", image)
 	t.Cleanup(func() { d.Docker(t, "rm", "-f", "img-exporter") })
 
@@ -89,6 +85,18 @@ func TestDockerImage(t *testing.T) {
 			m.matches("docker_container_state", lbl("host", "local", "name", "img-exporter", "state", "running"), 1)
 	})
 	checkImageFiles(t, d, image)
+}
+
+// socketGroup is the daemon's socket and its group, which --group-add
+// gives the image's unprivileged user.
+func socketGroup(t *testing.T, d *testlab.Daemon) (sock, gid string) {
+	t.Helper()
+	sock = strings.TrimPrefix(d.Host, "unix://")
+	var st syscall.Stat_t
+	if err := syscall.Stat(sock, &st); err != nil {
+		t.Fatal(err)
+	}
+	return sock, fmt.Sprint(st.Gid)
 }
 
 // checkImageFiles checks what ~/.ssh/known_hosts, the default, relies on:
@@ -406,11 +414,7 @@ func containerLogs(t *testing.T, d *testlab.Daemon, container string) string {
 func TestDockerImageCgroupStats(t *testing.T) {
 	d := testlab.Shared(t)
 	image := buildImage(t, d)
-	sock := strings.TrimPrefix(d.Host, "unix://")
-	var st syscall.Stat_t
-	if err := syscall.Stat(sock, &st); err != nil {
-		t.Fatal(err)
-	}
+	sock, gid := socketGroup(t, d)
 	d.Run(t, "img-cg-target", nil)
 	for _, tc := range []struct {
 		name, source string
@@ -420,7 +424,7 @@ func TestDockerImageCgroupStats(t *testing.T) {
 		{"img-cg-none", "api", nil},
 	} {
 		args := append([]string{"run", "-d", "--name", tc.name, "--network", d.Network(t),
-			"-v", sock + ":/var/run/docker.sock:ro", "--group-add", fmt.Sprint(st.Gid), "-p", "127.0.0.1::9742"}, tc.args...)
+			"-v", sock + ":/var/run/docker.sock:ro", "--group-add", gid, "-p", "127.0.0.1::9742"}, tc.args...)
 		args = append(args, image)
 		if tc.args != nil {
 			args = append(args, "--stats.cgroup-root=/host/sys/fs/cgroup", "--stats.proc-root=/host/proc")
