@@ -58,19 +58,26 @@ func (o HandlerOptions) ScrapeTimeout(r *http.Request) (time.Duration, error) {
 // process-wide registry (build info, Go runtime, the exporter's own metrics).
 func (e *Exporter) Handler(global prometheus.Gatherer, o HandlerOptions, errLog promhttp.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		timeout, err := o.ScrapeTimeout(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return e.Gather(ctx, global) })
-		promhttp.HandlerFor(gather, promhttp.HandlerOpts{
-			ErrorLog:      errLog,
-			ErrorHandling: promhttp.ContinueOnError,
-		}).ServeHTTP(w, r)
+		serveScrape(w, r, o, errLog, func(ctx context.Context) prometheus.Gatherer {
+			return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return e.Gather(ctx, global) })
+		})
 	})
+}
+
+// serveScrape answers r with what gatherer gathers under the request's
+// scrape deadline (400 for a bad timeout header): /metrics and /probe alike.
+func serveScrape(w http.ResponseWriter, r *http.Request, o HandlerOptions, errLog promhttp.Logger, gatherer func(context.Context) prometheus.Gatherer) {
+	timeout, err := o.ScrapeTimeout(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	promhttp.HandlerFor(gatherer(ctx), promhttp.HandlerOpts{
+		ErrorLog:      errLog,
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
 }
 
 // Gather collects the Docker metrics once under ctx's deadline, together

@@ -45,17 +45,7 @@ func (e *Exporter) ProbeHandler(o HandlerOptions, errLog promhttp.Logger) http.H
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		timeout, err := o.ScrapeTimeout(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		promhttp.HandlerFor(e.probeRegistry(ctx, h), promhttp.HandlerOpts{
-			ErrorLog:      errLog,
-			ErrorHandling: promhttp.ContinueOnError,
-		}).ServeHTTP(w, r)
+		serveScrape(w, r, o, errLog, func(ctx context.Context) prometheus.Gatherer { return e.probeRegistry(ctx, h) })
 	})
 }
 
